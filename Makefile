@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# virt-pcie: a QEMU fork with a PCIe-only, MSI-only RISC-V machine.
+# `make run` builds and boots the stock guest; `make check` builds and tests.
+# See README.md.
+
+.NOTPARALLEL:
+.PHONY: all build deps base fork upstream blobs kit run check bench clean distclean
+
+VP_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/virt-pcie
+export VP_CACHE
+# ccache: paths below the checkout are hashed relative to it, so a fresh
+# clone (CI) hits the cache that an earlier clone filled.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+
+all: build
+
+deps:
+	@tools/deps.sh
+
+base: deps
+	@tools/fetch-qemu.sh
+
+fork: base
+	@tools/prepare-tree.sh build/fork-src
+	@tools/build-qemu.sh build/fork-src build/fork
+	@ln -sfn fork/qemu-system-riscv64 build/qemu-system-riscv64
+
+upstream: base
+	@tools/build-qemu.sh build/base build/upstream
+
+blobs: fork upstream
+	@tools/blobs.sh build/fork build/upstream
+
+kit: deps
+	@tools/guest-kit.sh build/guest
+
+build: fork upstream blobs kit
+
+run: build
+	@tools/run-guest.sh
+
+check: build
+	@tools/run-tests.sh
+
+bench: build
+	@tools/bench.sh
+
+clean:
+	rm -rf build
+
+distclean: clean
+	rm -rf "$(VP_CACHE)"

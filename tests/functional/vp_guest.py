@@ -1,0 +1,150 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Boot the virt-pcie stock guest kit (build/guest, from Debian packages) and
+# read what the guest itself reports: its /init prints a block between
+# VP-REPORT-BEGIN and VP-REPORT-END (PCI functions with driver and IRQ mode,
+# /proc/interrupts, ttys, the RTC, uptime), then runs the command given after
+# "--" on the kernel command line and powers off.
+
+import os
+import re
+import socket
+import time
+
+from qemu_test import QemuSystemTest
+
+
+class GuestReport:
+    """What the guest's /init reported about itself."""
+
+    def __init__(self, lines):
+        self.pci = {}
+        self.interrupts = []
+        self.ttys = []
+        self.rtc = None
+        self.uptime = None
+        in_irq = False
+        for line in lines:
+            if line == 'interrupts-begin':
+                in_irq = True
+            elif line == 'interrupts-end':
+                in_irq = False
+            elif in_irq:
+                self.interrupts.append(line)
+            elif line.startswith('pci '):
+                f = line.split()
+                fields = dict(kv.split('=', 1) for kv in f[3:])
+                fields['id'] = f[2]
+                self.pci[f[1]] = fields
+            elif line.startswith('tty '):
+                self.ttys.append(line.split()[1])
+            elif line.startswith('rtc '):
+                self.rtc = line[4:]
+            elif line.startswith('uptime '):
+                self.uptime = float(line.split()[1])
+
+    def functions(self, pci_id):
+        """The PCI functions with vendor:device PCI_ID."""
+        return [dict(f, bdf=b) for b, f in sorted(self.pci.items())
+                if f['id'] == pci_id]
+
+    def irq_lines(self, pattern):
+        return [l for l in self.interrupts if re.search(pattern, l)]
+
+
+class GuestRun:
+    """One boot of the kit: the console text and the parsed report."""
+
+    def __init__(self, console, exitcode):
+        self.console = console
+        self.exitcode = exitcode
+        self.report = None
+        lines = [l.strip() for l in console.splitlines()]
+        if 'VP-REPORT-BEGIN' in lines and 'VP-REPORT-END' in lines:
+            a = lines.index('VP-REPORT-BEGIN')
+            b = lines.index('VP-REPORT-END')
+            self.report = GuestReport(lines[a + 1:b])
+        m = re.search(r'VP-CMD-RC=(\d+)', console)
+        self.cmd_rc = int(m.group(1)) if m else None
+
+
+class KitTest(QemuSystemTest):
+    """A functional test that boots the stock guest kit."""
+
+    timeout = 300
+
+    def kit(self, *parts):
+        """A file of the guest kit; the test fails, naming it, if missing."""
+        root = os.environ.get('VP_GUEST')
+        self.assertIsNotNone(root, 'VP_GUEST (the guest kit directory) is not set')
+        path = os.path.join(root, *parts)
+        self.assertTrue(os.path.exists(path),
+                        f'guest kit asset {path} is missing (run make kit)')
+        return path
+
+    def scratch_disk(self, name, size=64 << 20, data=None):
+        path = self.scratch_file(name)
+        with open(path, 'wb') as f:
+            if data:
+                f.write(data)
+            f.truncate(size)
+        return path
+
+    def boot_kit(self, machine, args=(), opensbi='1.6', cmd=None,
+                 append='', timeout=120, smp=2, mem='1G', until='VP-POWEROFF',
+                 qemu_bin=None, name=None):
+        """Boot the kit to the end of its run and return a GuestRun.
+
+        The guest powers itself off; the run fails if it does not reach
+        UNTIL on the console within TIMEOUT seconds.
+        """
+        cmdline = 'console=ttyS0 earlycon=sbi panic=-1 ' + append
+        if cmd:
+            cmdline += ' -- ' + cmd
+        vm = self.get_vm(name=name or 'kit')
+        if qemu_bin:
+            vm._binary = qemu_bin
+        vm.set_machine(machine)
+        vm.set_console()
+        vm.add_args('-m', mem, '-smp', str(smp), '-no-reboot',
+                    '-bios', self.kit(f'opensbi-{opensbi}', 'fw_dynamic.bin'),
+                    '-kernel', self.kit('Image'),
+                    '-initrd', self.kit('initrd.cpio.gz'),
+                    '-append', cmdline.strip(), *args)
+        vm.launch()
+        console = self.read_console(vm, until, timeout)
+        if until == 'VP-POWEROFF' and until in console:
+            vm.wait(timeout=30)
+        else:
+            vm.shutdown()
+        return GuestRun(console, vm.exitcode())
+
+    def read_console(self, vm, until, timeout):
+        """Console text up to and including the first line with UNTIL."""
+        deadline = time.monotonic() + timeout
+        text = []
+        f = vm.console_file
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            vm.console_socket.settimeout(left)
+            try:
+                raw = f.readline()
+            except (socket.timeout, TimeoutError):
+                break
+            if not raw:
+                break
+            line = raw.decode('utf-8', errors='replace').rstrip('\r\n')
+            self.log.debug('console: %s', line)
+            text.append(line)
+            if until in line:
+                break
+        return '\n'.join(text) + '\n'
+
+    def assert_bound_msix(self, report, pci_id, driver):
+        funcs = report.functions(pci_id)
+        self.assertTrue(funcs, f'no PCI function {pci_id} in the guest report')
+        for f in funcs:
+            self.assertEqual(f['driver'], driver, f'{pci_id} at {f["bdf"]}')
+            self.assertEqual(f['irq'], 'msix', f'{pci_id} at {f["bdf"]}')

@@ -1,0 +1,106 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Add the Debian suites virt-pcie needs to apt, derived from the mirror the
+# machine already uses (no host name is written into the repository):
+#   - trixie deb-src: the QEMU 10.0 base and the firmware sources;
+#   - trixie riscv64: the stock guest kernel, busybox and OpenSBI 1.6;
+#   - bookworm-backports: meson >= 1.5, pycotap and OpenSBI 1.5.1.
+# trixie is pinned low so that it never replaces a host package.
+# Must run as root. Idempotent; prints what it changed.
+
+set -euo pipefail
+
+list=/etc/apt/sources.list.d/virt-pcie.sources
+pref=/etc/apt/preferences.d/virt-pcie
+
+# The first non-security Debian archive URI configured on this machine.
+find_mirror()
+{
+    local f uri
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] && [ "$f" != "$list" ] || continue
+        awk '
+            /^[[:space:]]*$/ { if (uri != "" && kind ~ /deb/) { print uri; exit }
+                               uri = ""; kind = "" }
+            /^Types:/        { kind = $0 }
+            /^URIs:/         { if ($2 !~ /security/) uri = $2 }
+            END              { if (uri != "" && kind ~ /deb/) print uri }
+        ' "$f"
+    done | head -n 1
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
+        sed -n -E 's/^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+)[[:space:]]+[a-z]+([[:space:]]|$).*/\2/p' "$f" |
+            grep -v security || true
+    done | head -n 1
+}
+
+mirror=$(find_mirror | head -n 1)
+if [ -z "$mirror" ]; then
+    echo "apt-sources: no Debian archive entry found in /etc/apt; cannot derive a mirror" >&2
+    exit 1
+fi
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+
+want=$(cat <<EOT
+# Written by virt-pcie tools/apt-sources.sh from this machine's own entries.
+Types: deb-src
+URIs: $mirror
+Suites: trixie
+Components: main
+Signed-By: $keyring
+
+Types: deb
+URIs: $mirror
+Suites: trixie
+Components: main
+Architectures: riscv64
+Signed-By: $keyring
+
+Types: deb deb-src
+URIs: $mirror
+Suites: bookworm-backports
+Components: main
+Signed-By: $keyring
+EOT
+)
+
+changed=0
+if [ "$(cat "$list" 2>/dev/null)" != "$want" ]; then
+    printf '%s\n' "$want" > "$list"
+    echo "apt-sources: wrote $list (mirror taken from this machine's apt entries)"
+    changed=1
+fi
+
+want_pref=$(cat <<EOT
+# virt-pcie: trixie only provides riscv64 guest packages and sources here.
+Package: *
+Pin: release n=trixie
+Pin-Priority: 50
+EOT
+)
+if [ "$(cat "$pref" 2>/dev/null)" != "$want_pref" ]; then
+    printf '%s\n' "$want_pref" > "$pref"
+    changed=1
+fi
+
+if ! dpkg --print-foreign-architectures | grep -qx riscv64; then
+    dpkg --add-architecture riscv64
+    echo "apt-sources: added dpkg architecture riscv64 (for apt-get download only)"
+    changed=1
+fi
+
+stamp=/var/lib/apt/lists/virt-pcie.stamp
+if [ "$changed" = 1 ] || [ ! -e "$stamp" ] || [ -n "${VP_APT_UPDATE:-}" ]; then
+    echo "apt-sources: apt-get update"
+    if ! apt-get update -q 2>&1 | grep -v '^N: Skipping acquire'; then
+        :
+    fi
+    versions=$(apt-cache showsrc qemu 2>/dev/null || true)
+    if ! grep -q '^Version: 1:10\.0\.' <<<"$versions"; then
+        echo "apt-sources: apt-get update did not bring trixie's qemu source index;" >&2
+        echo "             is the Debian archive reachable?" >&2
+        exit 1
+    fi
+    touch "$stamp"
+fi

@@ -1,0 +1,34 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# blobs.sh BUILDDIR...: give each build the firmware that Debian strips from
+# its QEMU source, taken from Debian's own binary packages:
+#   - OpenSBI (opensbi, trixie) as the default -bios of the riscv machines;
+#   - NIC option ROMs (ipxe-qemu) for PCI NICs' default romfile;
+#   - EDK2 RISC-V code and vars (qemu-efi-riscv64, trixie) where
+#     bios-tables-test looks for them (pc-bios/ under the build dir).
+# The files are linked from the package cache, not copied.
+
+set -euo pipefail
+VP_TOOL=blobs
+. "$(dirname "$0")/lib.sh"
+
+opensbi=$(vp_deb opensbi/trixie)/usr/lib/riscv64-linux-gnu/opensbi/generic
+ipxe=$(vp_deb ipxe-qemu/bookworm)/usr/lib/ipxe/qemu
+edk2=$(vp_deb qemu-efi-riscv64/trixie)/usr/share/qemu-efi-riscv64
+
+for f in "$opensbi/fw_dynamic.bin" "$ipxe/efi-e1000e.rom" "$edk2/RISCV_VIRT_CODE.fd" \
+         "$edk2/RISCV_VIRT_VARS.fd"; do
+    [ -f "$f" ] || vp_die "expected firmware file $f is not in its Debian package"
+done
+
+for bld in "$@"; do
+    data=$bld/qemu-bundle/usr/local/share/qemu
+    mkdir -p "$data" "$bld/pc-bios"
+    ln -sfn "$opensbi/fw_dynamic.bin" "$data/opensbi-riscv64-generic-fw_dynamic.bin"
+    for rom in "$ipxe"/*.rom; do
+        ln -sfn "$rom" "$data/$(basename "$rom")"
+    done
+    ln -sfn "$edk2/RISCV_VIRT_CODE.fd" "$bld/pc-bios/edk2-riscv-code.fd"
+    ln -sfn "$edk2/RISCV_VIRT_VARS.fd" "$bld/pc-bios/edk2-riscv-vars.fd"
+done

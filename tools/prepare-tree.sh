@@ -1,0 +1,50 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# prepare-tree.sh OUT: make OUT the fork's source tree, i.e. the base tree
+# (build/base) plus our patch queue (patches/series, in order) plus our
+# overlay (the new files at their QEMU paths).
+#
+# The tree is assembled in OUT.stage and synchronised into OUT by content,
+# so files that did not change keep their timestamps and ninja rebuilds only
+# what an edit touched. A patch that does not apply stops here, naming the
+# patch and the file, and OUT is left as it was.
+
+set -euo pipefail
+VP_TOOL=prepare-tree
+. "$(dirname "$0")/lib.sh"
+
+out=$1
+stage=$out.stage
+base=$VP_BUILD/base
+[ -f "$base/VERSION" ] || vp_die "no base tree at $base; run tools/fetch-qemu.sh first"
+
+# The overlay: every tracked or new file below these QEMU directories.
+overlay_dirs="hw include configs docs tests"
+
+mkdir -p "$stage"
+rsync -a --delete "$base/" "$stage/"
+
+series=$VP_TOP/patches/series
+if [ -f "$series" ]; then
+    while read -r p _; do
+        case "$p" in ''|'#'*) continue ;; esac
+        pf=$VP_TOP/patches/$p
+        [ -f "$pf" ] || vp_die "patches/series names $p, but patches/$p does not exist"
+        if ! log=$(patch -d "$stage" -p1 -N -f --dry-run < "$pf" 2>&1); then
+            file=$(awk '/^(patching|checking) file /{f=$3}
+                        /FAILED|can.t find file|Reversed|malformed/{print f; exit}' <<<"$log")
+            echo "$log" | grep -E 'FAILED|can.t find|Reversed|malformed' | head -n 5 >&2
+            vp_die "patch patches/$p does not apply to ${file:-the base tree} (base: $(readlink -f "$base"))"
+        fi
+        patch -d "$stage" -p1 -N -f -s --no-backup-if-mismatch < "$pf" > /dev/null
+    done < "$series"
+fi
+
+for d in $overlay_dirs; do
+    [ -d "$VP_TOP/$d" ] && rsync -a "$VP_TOP/$d/" "$stage/$d/"
+done
+
+mkdir -p "$out"
+# No -t: a file whose content did not change keeps its old timestamp.
+rsync -rlp --checksum --delete "$stage/" "$out/"

@@ -1,0 +1,146 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Run every test of virt-pcie against the built fork and print one closing
+# line, "N passed, N failed". A skipped test counts as failed: nothing may be
+# skipped in CI. Groups:
+#   qtest       upstream riscv64 qtests and ours (meson suite qtest-riscv64)
+#   functional  our tests/functional/test_*.py (QEMU's framework, TAP output)
+#   scripts     our tests/functional/*.sh (lines "ok NAME" / "FAIL NAME")
+# VP_TESTS="qtest functional scripts" (a subset) picks groups; VP_ONLY=GLOB
+# picks functional tests and scripts by file name.
+
+set -uo pipefail
+VP_TOOL=run-tests
+. "$(dirname "$0")/lib.sh"
+
+fork=$VP_BUILD/fork
+src=$VP_BUILD/fork-src
+groups=${VP_TESTS:-qtest functional scripts}
+only=${VP_ONLY:-*}
+logdir=$VP_BUILD/test-logs
+mkdir -p "$logdir"
+
+passed=0
+failed=0
+failures=()
+
+record()
+{
+    # record ok|fail NAME [detail]
+    if [ "$1" = ok ]; then
+        passed=$((passed + 1))
+        echo "  ok    $2"
+    else
+        failed=$((failed + 1))
+        failures+=("$2${3:+ ($3)}")
+        echo "  FAIL  $2${3:+ ($3)}"
+    fi
+}
+
+export QEMU_TEST_QEMU_BINARY=$VP_BUILD/qemu-system-riscv64
+export QEMU_BUILD_ROOT=$fork
+export VP_GUEST=$VP_BUILD/guest
+export VP_UPSTREAM_QEMU=$VP_BUILD/upstream/qemu-system-riscv64
+export PYTHONPATH=$src/python:$src/tests/functional
+
+for f in "$QEMU_TEST_QEMU_BINARY" "$VP_UPSTREAM_QEMU" "$VP_GUEST/Image"; do
+    [ -e "$f" ] || vp_die "$f is missing; run 'make build' first"
+done
+
+run_qtests()
+{
+    echo "== qtest (meson suite qtest-riscv64)"
+    local json=$fork/meson-logs/testlog-vp-qtest.json
+    rm -f "$json"
+    (cd "$fork" && pyvenv/bin/meson test --suite qtest-riscv64 --num-processes 2 \
+        --logbase testlog-vp-qtest --print-errorlogs) > "$logdir/qtest.log" 2>&1
+    if [ ! -s "$json" ]; then
+        tail -n 30 "$logdir/qtest.log"
+        record fail "qtest-riscv64" "meson test did not run; see $logdir/qtest.log"
+        return
+    fi
+    local name result
+    while IFS=$'\t' read -r name result; do
+        case "$result" in
+            OK|EXPECTEDFAIL) record ok "qtest/$name" ;;
+            *) record fail "qtest/$name" "$result, see $logdir/qtest.log" ;;
+        esac
+    done < <(/usr/bin/python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    print(t["name"].split(" ")[-1] + "\t" + t["result"])
+' "$json")
+}
+
+run_functional()
+{
+    echo "== functional (tests/functional/test_*.py)"
+    local t base out rc n
+    for t in "$src"/tests/functional/test_riscv64_vp_*.py; do
+        [ -e "$t" ] || continue
+        base=$(basename "$t" .py)
+        [[ "$base" == $only ]] || continue
+        out=$logdir/$base.tap
+        timeout 900 "$fork/pyvenv/bin/python3" "$t" > "$out" 2> "$logdir/$base.log"
+        rc=$?
+        n=0
+        while read -r line; do
+            case "$line" in
+                "ok "*"# SKIP"*|"ok "*"# skip"*)
+                    record fail "$base:${line#*- }" "skipped"; n=$((n + 1)) ;;
+                "ok "*) record ok "$base:${line#*- }"; n=$((n + 1)) ;;
+                "not ok "*) record fail "$base:${line#*- }" "see $logdir/$base.log"; n=$((n + 1)) ;;
+            esac
+        done < "$out"
+        if [ "$n" = 0 ] || { [ "$rc" != 0 ] && ! grep -q '^not ok' "$out"; }; then
+            tail -n 20 "$logdir/$base.log"
+            record fail "$base" "exit $rc; see $logdir/$base.log"
+        fi
+    done
+}
+
+run_scripts()
+{
+    echo "== scripts (tests/functional/*.sh)"
+    local t base rc n line
+    for t in "$src"/tests/functional/*.sh; do
+        [ -e "$t" ] || continue
+        base=$(basename "$t" .sh)
+        [[ "$base" == $only ]] || continue
+        timeout 900 bash "$t" "$QEMU_TEST_QEMU_BINARY" "$VP_UPSTREAM_QEMU" \
+            > "$logdir/$base.log" 2>&1
+        rc=$?
+        n=0
+        while read -r line; do
+            case "$line" in
+                "ok "*) record ok "$base:${line#ok }"; n=$((n + 1)) ;;
+                "FAIL "*) record fail "$base:${line#FAIL }" "see $logdir/$base.log"; n=$((n + 1)) ;;
+            esac
+        done < "$logdir/$base.log"
+        if [ "$n" = 0 ] || { [ "$rc" != 0 ] && ! grep -q '^FAIL ' "$logdir/$base.log"; }; then
+            tail -n 20 "$logdir/$base.log"
+            record fail "$base" "exit $rc; see $logdir/$base.log"
+        fi
+    done
+}
+
+start=$(date +%s)
+for g in $groups; do
+    case "$g" in
+        qtest) run_qtests ;;
+        functional) run_functional ;;
+        scripts) run_scripts ;;
+        *) vp_die "unknown test group '$g' in VP_TESTS (known: qtest functional scripts)" ;;
+    esac
+done
+
+echo
+if [ "$failed" -gt 0 ]; then
+    echo "Failed:"
+    printf '  %s\n' "${failures[@]}"
+fi
+echo "tests took $(( $(date +%s) - start )) s; logs in $logdir"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ] && [ "$passed" -gt 0 ]
