@@ -4,7 +4,7 @@
 
 VP_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VP_CACHE=${VP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/virt-pcie}
-VP_BUILD=$VP_TOP/build
+VP_BUILD=${VP_BUILD:-$VP_TOP/build}
 
 vp_die()
 {

@@ -16,7 +16,7 @@ VP_TOOL=prepare-tree
 
 out=$1
 stage=$out.stage
-base=$VP_BUILD/base
+base=${VP_BASE:-$VP_BUILD/base}
 [ -f "$base/VERSION" ] || vp_die "no base tree at $base; run tools/fetch-qemu.sh first"
 
 # The overlay: every tracked or new file below these QEMU directories.
@@ -25,17 +25,18 @@ overlay_dirs="hw include configs docs tests"
 mkdir -p "$stage"
 rsync -a --delete "$base/" "$stage/"
 
-series=$VP_TOP/patches/series
+patchdir=${VP_PATCHES:-$VP_TOP/patches}
+series=$patchdir/series
 if [ -f "$series" ]; then
     while read -r p _; do
         case "$p" in ''|'#'*) continue ;; esac
-        pf=$VP_TOP/patches/$p
-        [ -f "$pf" ] || vp_die "patches/series names $p, but patches/$p does not exist"
+        pf=$patchdir/$p
+        [ -f "$pf" ] || vp_die "$series names $p, but $pf does not exist"
         if ! log=$(patch -d "$stage" -p1 -N -f --dry-run < "$pf" 2>&1); then
             file=$(awk '/^(patching|checking) file /{f=$3}
                         /FAILED|can.t find file|Reversed|malformed/{print f; exit}' <<<"$log")
             echo "$log" | grep -E 'FAILED|can.t find|Reversed|malformed' | head -n 5 >&2
-            vp_die "patch patches/$p does not apply to ${file:-the base tree} (base: $(readlink -f "$base"))"
+            vp_die "patch $pf does not apply to ${file:-the base tree} (base: $(readlink -f "$base"))"
         fi
         patch -d "$stage" -p1 -N -f -s --no-backup-if-mismatch < "$pf" > /dev/null
     done < "$series"

@@ -35,7 +35,8 @@ class KitOnVirt(KitTest):
     def test_devices_msix_opensbi_1_6(self):
         run = self.boot_kit('virt,aia=aplic-imsic', self.devices(),
                             opensbi='1.6', cmd='cat /sys/block/nvme0n1/size')
-        self.assertIn('OpenSBI v1.6', run.console)
+        self.assertRegex(run.console, r'OpenSBI v1\.6\n')
+        self.assertIn('SBI implementation ID=0x1 Version=0x10006', run.console)
         self.assertIsNotNone(run.report, 'the guest printed no report')
         r = run.report
         self.assert_bound_msix(r, NVME, 'nvme')
@@ -56,7 +57,8 @@ class KitOnVirt(KitTest):
     def test_boot_opensbi_1_5_1(self):
         run = self.boot_kit('virt,aia=aplic-imsic', self.devices(),
                             opensbi='1.5.1', cmd='true')
-        self.assertIn('OpenSBI v1.5.1', run.console)
+        self.assertRegex(run.console, r'OpenSBI v1\.5\n')
+        self.assertIn('SBI implementation ID=0x1 Version=0x10005', run.console)
         self.assertIsNotNone(run.report, 'the guest printed no report')
         self.assert_bound_msix(run.report, NVME, 'nvme')
         self.assertIn('ttyS0', run.report.ttys)
