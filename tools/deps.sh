@@ -17,7 +17,7 @@ wanted=(
     libglib2.0-dev libfdt-dev libpixman-1-dev zlib1g-dev libslirp-dev flex bison
     dpkg-dev                                                 # apt-get source (dpkg-source)
     cpio kmod xz-utils gzip                                  # guest kit
-    device-tree-compiler socat                               # tests
+    device-tree-compiler socat xorriso                       # tests (xorriso: cdrom-test)
 )
 
 missing=()
