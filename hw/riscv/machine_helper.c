@@ -1,0 +1,535 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * RISC-V board helpers: device tree basics, harts and sockets, flash,
+ * simple devices and the boot flow
+ *
+ * Copyright (c) 2025 virt-pcie developers
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/units.h"
+#include "qemu/error-report.h"
+#include "qemu/guest-random.h"
+#include "qapi/error.h"
+#include "hw/boards.h"
+#include "hw/loader.h"
+#include "hw/sysbus.h"
+#include "hw/qdev-properties.h"
+#include "hw/block/flash.h"
+#include "hw/intc/riscv_aclint.h"
+#include "hw/misc/sifive_test.h"
+#include "hw/riscv/boot.h"
+#include "hw/riscv/numa.h"
+#include "hw/riscv/machine_helper.h"
+#include "system/device_tree.h"
+#include "system/blockdev.h"
+#include "system/kvm.h"
+#include "exec/address-spaces.h"
+#include "target/riscv/cpu.h"
+#include "target/riscv/pmu.h"
+#include "kvm/kvm_riscv.h"
+
+static void mh_prop_write(MachineState *ms, const char *path,
+                          const RiscvMhProp *p)
+{
+    g_autofree uint32_t *cells = NULL;
+    const uint64_t *wide = p->data;
+    const RiscvMhIrqParent *parent = p->data;
+    size_t n = 0;
+
+    switch (p->type) {
+    case RISCV_MH_PROP_EMPTY:
+        qemu_fdt_setprop(ms->fdt, path, p->name, NULL, 0);
+        return;
+    case RISCV_MH_PROP_STR:
+        qemu_fdt_setprop_string(ms->fdt, path, p->name, p->data);
+        return;
+    case RISCV_MH_PROP_STRV:
+        qemu_fdt_setprop_string_array(ms->fdt, path, p->name,
+                                      (char **)p->data, p->count);
+        return;
+    case RISCV_MH_PROP_BLOB:
+        qemu_fdt_setprop(ms->fdt, path, p->name, p->data, p->count);
+        return;
+    case RISCV_MH_PROP_NUMA:
+        riscv_socket_fdt_write_id(ms, path, p->count);
+        return;
+    case RISCV_MH_PROP_CELLS:
+        n = p->count;
+        cells = g_memdup2(p->data, n * sizeof(uint32_t));
+        break;
+    case RISCV_MH_PROP_REG:
+        cells = g_new(uint32_t, 2 * p->count);
+        for (; n < 2 * p->count; n += 2) {
+            cells[n] = wide[n / 2] >> 32;
+            cells[n + 1] = wide[n / 2];
+        }
+        break;
+    case RISCV_MH_PROP_IRQ:
+        qemu_fdt_setprop_cell(ms->fdt, path, "interrupt-parent",
+                              parent->phandle);
+        n = parent->cells;
+        cells = g_new(uint32_t, 2);
+        cells[0] = p->count;
+        cells[1] = RISCV_MH_IRQ_LEVEL_HIGH;
+        break;
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        cells[i] = cpu_to_be32(cells[i]);
+    }
+    qemu_fdt_setprop(ms->fdt, path, p->name, cells, n * sizeof(uint32_t));
+}
+
+void riscv_mh_fdt_props(MachineState *ms, const char *path,
+                        const RiscvMhProp *props, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (props[i].name) {
+            mh_prop_write(ms, path, &props[i]);
+        }
+    }
+}
+
+void riscv_mh_fdt_node(MachineState *ms, const char *path,
+                       const RiscvMhProp *props, size_t n)
+{
+    qemu_fdt_add_subnode(ms->fdt, path);
+    riscv_mh_fdt_props(ms, path, props, n);
+}
+
+uint32_t *riscv_mh_intc_cells(const RiscvMhHarts *h, const uint32_t *irqs,
+                              int nirqs, size_t *bytes)
+{
+    size_t n = 2 * nirqs * h->count;
+    uint32_t *cells = g_new(uint32_t, n);
+
+    for (size_t i = 0; i < n; i += 2) {
+        cells[i] = cpu_to_be32(h->intc[i / (2 * nirqs)]);
+        cells[i + 1] = cpu_to_be32(irqs[(i / 2) % nirqs]);
+    }
+    *bytes = n * sizeof(uint32_t);
+    return cells;
+}
+
+uint32_t riscv_mh_index_bits(uint32_t count)
+{
+    return count > 1 ? 32 - clz32(count - 1) : 0;
+}
+
+bool riscv_mh_fdt_init(MachineState *ms, int *fdt_size, const char *model,
+                       const char *compat, const RiscvMhPcie *pcie)
+{
+    uint8_t seed[32];
+
+    ms->fdt = ms->dtb ? load_device_tree(ms->dtb, fdt_size)
+                      : create_device_tree(fdt_size);
+    if (!ms->fdt) {
+        error_report("%s failed", ms->dtb ? "load_device_tree()"
+                                          : "create_device_tree()");
+        exit(1);
+    }
+    if (ms->dtb) {
+        return false;
+    }
+
+    qemu_guest_getrandom_nofail(seed, sizeof(seed));
+    {
+        const RiscvMhProp root[] = {
+            RISCV_MH_STR("model", model),
+            RISCV_MH_STR("compatible", compat),
+            RISCV_MH_CELLS("#size-cells", 2),
+            RISCV_MH_CELLS("#address-cells", 2),
+        };
+        const RiscvMhProp soc[] = {
+            RISCV_MH_EMPTY("ranges"),
+            RISCV_MH_STR("compatible", "simple-bus"),
+            RISCV_MH_CELLS("#size-cells", 2),
+            RISCV_MH_CELLS("#address-cells", 2),
+        };
+        const RiscvMhProp chosen[] = {
+            RISCV_MH_BLOB("rng-seed", seed, sizeof(seed)),
+        };
+
+        riscv_mh_fdt_props(ms, "/", root, ARRAY_SIZE(root));
+        riscv_mh_fdt_node(ms, "/soc", soc, ARRAY_SIZE(soc));
+        if (pcie) {
+            /* Early, for PCIe devices plugged before the tree is final */
+            g_autofree char *path = riscv_mh_pcie_path(pcie);
+
+            qemu_fdt_add_subnode(ms->fdt, path);
+        }
+        riscv_mh_fdt_node(ms, "/chosen", chosen, ARRAY_SIZE(chosen));
+        qemu_fdt_add_subnode(ms->fdt, "/aliases");
+    }
+    return true;
+}
+
+int riscv_mh_socket_count(const MachineState *ms, int max_sockets)
+{
+    int count = riscv_socket_count(ms);
+
+    if (count > max_sockets) {
+        error_report("number of sockets/nodes should be less than %d",
+                     max_sockets);
+        exit(1);
+    }
+    return count;
+}
+
+void riscv_mh_socket_init(MachineState *ms, RISCVHartArrayState *soc,
+                          int socket)
+{
+    g_autofree char *name = g_strdup_printf("soc%d", socket);
+    int first = riscv_socket_first_hartid(ms, socket);
+    int count = riscv_socket_hart_count(ms, socket);
+    const char *why = NULL;
+
+    if (!riscv_socket_check_hartids(ms, socket)) {
+        why = "discontinuous hartids";
+    } else if (first < 0) {
+        why = "can't find hartid base";
+    } else if (count < 0) {
+        why = "can't find hart count";
+    }
+    if (why) {
+        error_report("%s in socket%d", why, socket);
+        exit(1);
+    }
+
+    object_initialize_child(OBJECT(ms), name, soc, TYPE_RISCV_HART_ARRAY);
+    qdev_prop_set_string(DEVICE(soc), "cpu-type", ms->cpu_type);
+    qdev_prop_set_uint32(DEVICE(soc), "hartid-base", first);
+    qdev_prop_set_uint32(DEVICE(soc), "num-harts", count);
+    sysbus_realize(SYS_BUS_DEVICE(soc), &error_fatal);
+}
+
+/* Index of the first hart of @socket among the harts of all sockets */
+static int mh_first_hart(const RISCVHartArrayState *soc, int socket)
+{
+    int index = 0;
+
+    while (socket-- > 0) {
+        index += soc[socket].num_harts;
+    }
+    return index;
+}
+
+RiscvMhHarts riscv_mh_socket_harts(const RISCVHartArrayState *soc,
+                                   int socket, const uint32_t *intc)
+{
+    return (RiscvMhHarts) {
+        .socket = socket,
+        .count = soc[socket].num_harts,
+        .intc = intc + mh_first_hart(soc, socket),
+    };
+}
+
+void riscv_mh_fdt_cpus(MachineState *ms, RISCVHartArrayState *soc)
+{
+    uint32_t timebase = RISCV_ACLINT_DEFAULT_TIMEBASE_FREQ;
+
+    if (kvm_enabled()) {
+        timebase = kvm_riscv_get_timebase_frequency(&soc->harts[0]);
+    }
+    {
+        const RiscvMhProp props[] = {
+            RISCV_MH_CELLS("timebase-frequency", timebase),
+            RISCV_MH_CELLS("#size-cells", 0),
+            RISCV_MH_CELLS("#address-cells", 1),
+        };
+
+        riscv_mh_fdt_node(ms, "/cpus", props, ARRAY_SIZE(props));
+    }
+    qemu_fdt_add_subnode(ms->fdt, "/cpus/cpu-map");
+}
+
+static char *mh_mmu_type(RISCVCPU *cpu, RISCVHartArrayState *soc)
+{
+    RISCVSATPMap *satp = &cpu->cfg.satp_mode;
+
+    if (!satp->supported) {
+        return NULL;
+    }
+    return g_strconcat("riscv,",
+                       satp_mode_str(satp_mode_max_from_map(satp->map),
+                                     riscv_is_32bit(soc)), NULL);
+}
+
+/* One hart: its cpu node, its interrupt controller and its core entry */
+static void mh_fdt_hart(MachineState *ms, RISCVHartArrayState *soc,
+                        int socket, int idx, const char *cluster,
+                        uint32_t *phandle, uint32_t *intc)
+{
+    RISCVCPU *cpu = &soc->harts[idx];
+    RISCVCPUConfig *cfg = &cpu->cfg;
+    uint32_t hartid = soc->hartid_base + idx;
+    uint32_t cpu_ph = (*phandle)++;
+    uint32_t intc_ph = (*phandle)++;
+    g_autofree char *path = g_strdup_printf("/cpus/cpu@%u", hartid);
+    g_autofree char *intc_path = g_strconcat(path, "/interrupt-controller",
+                                             NULL);
+    g_autofree char *core = g_strdup_printf("%s/core%d", cluster, idx);
+    g_autofree char *mmu = mh_mmu_type(cpu, soc);
+    const RiscvMhProp head[] = {
+        RISCV_MH_STR(RISCV_MH_IF(mmu, "mmu-type"), mmu),
+    };
+    const RiscvMhProp tail[] = {
+        RISCV_MH_CELLS(RISCV_MH_IF(cfg->ext_zicbom, "riscv,cbom-block-size"),
+                       cfg->cbom_blocksize),
+        RISCV_MH_CELLS(RISCV_MH_IF(cfg->ext_zicboz, "riscv,cboz-block-size"),
+                       cfg->cboz_blocksize),
+        RISCV_MH_CELLS(RISCV_MH_IF(cfg->ext_zicbop, "riscv,cbop-block-size"),
+                       cfg->cbop_blocksize),
+        RISCV_MH_STR("compatible", "riscv"),
+        RISCV_MH_STR("status", "okay"),
+        RISCV_MH_CELLS("reg", hartid),
+        RISCV_MH_STR("device_type", "cpu"),
+        RISCV_MH_NUMA(socket),
+        RISCV_MH_CELLS("phandle", cpu_ph),
+    };
+    const RiscvMhProp irqc[] = {
+        RISCV_MH_CELLS("phandle", intc_ph),
+        RISCV_MH_STR("compatible", "riscv,cpu-intc"),
+        RISCV_MH_EMPTY("interrupt-controller"),
+        RISCV_MH_CELLS("#interrupt-cells", 1),
+    };
+    const RiscvMhProp core_props[] = {
+        RISCV_MH_CELLS("cpu", cpu_ph),
+    };
+
+    riscv_mh_fdt_node(ms, path, head, ARRAY_SIZE(head));
+    riscv_isa_write_fdt(cpu, ms->fdt, path);
+    riscv_mh_fdt_props(ms, path, tail, ARRAY_SIZE(tail));
+    riscv_mh_fdt_node(ms, intc_path, irqc, ARRAY_SIZE(irqc));
+    riscv_mh_fdt_node(ms, core, core_props, ARRAY_SIZE(core_props));
+    *intc = intc_ph;
+}
+
+RiscvMhHarts riscv_mh_fdt_socket(MachineState *ms, RISCVHartArrayState *soc,
+                                 int socket, hwaddr dram_base,
+                                 uint32_t *phandle, uint32_t *intc)
+{
+    RiscvMhHarts h = riscv_mh_socket_harts(soc, socket, intc);
+    uint32_t *mine = intc + mh_first_hart(soc, socket);
+    g_autofree char *cluster =
+        g_strdup_printf("/cpus/cpu-map/cluster%d", socket);
+    uint64_t addr = dram_base + riscv_socket_mem_offset(ms, socket);
+    g_autofree char *mem = g_strdup_printf("/memory@%" PRIx64, addr);
+    const RiscvMhProp mem_props[] = {
+        RISCV_MH_REG("reg", addr, riscv_socket_mem_size(ms, socket)),
+        RISCV_MH_STR("device_type", "memory"),
+        RISCV_MH_NUMA(socket),
+    };
+
+    qemu_fdt_add_subnode(ms->fdt, cluster);
+    for (int i = h.count - 1; i >= 0; i--) {
+        mh_fdt_hart(ms, &soc[socket], socket, i, cluster, phandle, &mine[i]);
+    }
+    riscv_mh_fdt_node(ms, mem, mem_props, ARRAY_SIZE(mem_props));
+    return h;
+}
+
+void riscv_mh_fdt_pmu(MachineState *ms, RISCVHartArrayState *soc)
+{
+    char path[] = "/pmu";
+    const RiscvMhProp props[] = {
+        RISCV_MH_STR("compatible", "riscv,pmu"),
+    };
+
+    riscv_mh_fdt_node(ms, path, props, ARRAY_SIZE(props));
+    riscv_pmu_generate_fdt_node(ms->fdt, soc->harts[0].pmu_avail_ctrs, path);
+}
+
+/* Geometry shared with the Arm virt board's flash */
+#define MH_FLASH_SECTOR (256 * KiB)
+
+void riscv_mh_flash_create(Object *owner, const char *prefix,
+                           PFlashCFI01 **flash, int count)
+{
+    static const struct {
+        const char *prop;
+        uint64_t value;
+    } geometry[] = {
+        { "sector-length", MH_FLASH_SECTOR },
+        { "width", 4 },
+        { "device-width", 2 },
+        { "id0", 0x89 },
+        { "id1", 0x18 },
+        { "id2", 0 },
+        { "id3", 0 },
+    };
+
+    for (int i = 0; i < count; i++) {
+        DeviceState *dev = qdev_new(TYPE_PFLASH_CFI01);
+        g_autofree char *name = g_strdup_printf("%s.flash%d", prefix, i);
+        g_autofree char *alias = g_strdup_printf("pflash%d", i);
+
+        for (int j = 0; j < ARRAY_SIZE(geometry); j++) {
+            object_property_set_uint(OBJECT(dev), geometry[j].prop,
+                                     geometry[j].value, &error_abort);
+        }
+        qdev_prop_set_bit(dev, "big-endian", false);
+        qdev_prop_set_string(dev, "name", name);
+        object_property_add_child(owner, name, OBJECT(dev));
+        object_property_add_alias(owner, alias, OBJECT(dev), "drive");
+        flash[i] = PFLASH_CFI01(dev);
+    }
+}
+
+void riscv_mh_flash_map(PFlashCFI01 **flash, int count,
+                        const MemMapEntry *win, MemoryRegion *sysmem)
+{
+    hwaddr bank = win->size / count;
+    int i;
+
+    assert(QEMU_IS_ALIGNED(bank, MH_FLASH_SECTOR));
+    assert(bank / MH_FLASH_SECTOR <= UINT32_MAX);
+
+    for (i = 0; i < count; i++) {
+        pflash_cfi01_legacy_drive(flash[i], drive_get(IF_PFLASH, 0, i));
+    }
+    for (i = 0; i < count; i++) {
+        SysBusDevice *sbd = SYS_BUS_DEVICE(flash[i]);
+
+        qdev_prop_set_uint32(DEVICE(sbd), "num-blocks",
+                             bank / MH_FLASH_SECTOR);
+        sysbus_realize_and_unref(sbd, &error_fatal);
+        memory_region_add_subregion(sysmem, win->base + i * bank,
+                                    sysbus_mmio_get_region(sbd, 0));
+    }
+}
+
+void riscv_mh_fdt_flash(MachineState *ms, const MemMapEntry *win, int count)
+{
+    g_autofree char *path = g_strdup_printf("/flash@%" PRIx64, win->base);
+    g_autofree uint64_t *banks = g_new(uint64_t, 2 * count);
+    const RiscvMhProp props[] = {
+        RISCV_MH_STR("compatible", "cfi-flash"),
+        RISCV_MH_REGV("reg", banks, 2 * count),
+        RISCV_MH_CELLS("bank-width", 4),
+    };
+
+    for (int i = 0; i < count; i++) {
+        banks[2 * i + 1] = win->size / count;
+        banks[2 * i] = win->base + i * banks[2 * i + 1];
+    }
+    riscv_mh_fdt_node(ms, path, props, ARRAY_SIZE(props));
+}
+
+void riscv_mh_fdt_syscon(MachineState *ms, const MemMapEntry *test,
+                         uint32_t *phandle)
+{
+    static const struct {
+        const char *path;
+        const char *compat;
+        uint32_t value;
+    } actions[] = {
+        { "/reboot", "syscon-reboot", FINISHER_RESET },
+        { "/poweroff", "syscon-poweroff", FINISHER_PASS },
+    };
+    uint32_t regmap = (*phandle)++;
+    g_autofree char *path = g_strdup_printf("/soc/test@%" PRIx64, test->base);
+    const RiscvMhProp props[] = {
+        RISCV_MH_STRV("compatible", "sifive,test1", "sifive,test0", "syscon"),
+        RISCV_MH_REG("reg", test->base, test->size),
+        RISCV_MH_CELLS("phandle", regmap),
+    };
+
+    riscv_mh_fdt_node(ms, path, props, ARRAY_SIZE(props));
+    for (int i = 0; i < ARRAY_SIZE(actions); i++) {
+        const RiscvMhProp action[] = {
+            RISCV_MH_STR("compatible", actions[i].compat),
+            RISCV_MH_CELLS("regmap", regmap),
+            RISCV_MH_CELLS("offset", 0),
+            RISCV_MH_CELLS("value", actions[i].value),
+        };
+
+        riscv_mh_fdt_node(ms, actions[i].path, action, ARRAY_SIZE(action));
+    }
+}
+
+void riscv_mh_fdt_rtc(MachineState *ms, const MemMapEntry *rtc,
+                      const RiscvMhIrqParent *p, uint32_t irq)
+{
+    g_autofree char *path = g_strdup_printf("/soc/rtc@%" PRIx64, rtc->base);
+    const RiscvMhProp props[] = {
+        RISCV_MH_STR("compatible", "google,goldfish-rtc"),
+        RISCV_MH_REG("reg", rtc->base, rtc->size),
+        RISCV_MH_IRQ(p, irq),
+    };
+
+    riscv_mh_fdt_node(ms, path, props, ARRAY_SIZE(props));
+}
+
+void riscv_mh_map_memory(MachineState *ms, hwaddr dram_base,
+                         const MemMapEntry *mrom, const char *rom_name)
+{
+    MemoryRegion *sysmem = get_system_memory();
+    MemoryRegion *rom = g_new(MemoryRegion, 1);
+
+    memory_region_add_subregion(sysmem, dram_base, ms->ram);
+    memory_region_init_rom(rom, NULL, rom_name, mrom->size, &error_fatal);
+    memory_region_add_subregion(sysmem, mrom->base, rom);
+}
+
+/* KVM guests boot their kernel directly: there is no M-mode firmware */
+static void mh_boot_check_kvm(MachineState *ms)
+{
+    if (!kvm_enabled()) {
+        return;
+    }
+    if (!ms->firmware) {
+        ms->firmware = g_strdup("none");
+    } else if (strcmp(ms->firmware, "none")) {
+        error_report("Machine mode firmware is not supported in "
+                     "combination with KVM.");
+        exit(1);
+    }
+}
+
+void riscv_mh_boot(MachineState *ms, RISCVHartArrayState *harts,
+                   const RiscvMhBoot *b)
+{
+    hwaddr start = b->dram_base;
+    uint64_t entry = 0;
+    uint64_t fdt_addr;
+    target_ulong fw_end;
+    RISCVBootInfo info;
+
+    mh_boot_check_kvm(ms);
+    fw_end = riscv_find_and_load_firmware(ms,
+                                          riscv_default_firmware_name(harts),
+                                          &start, NULL);
+
+    if (b->flash0 && pflash_cfi01_get_blk(b->flash0)) {
+        bool no_bios = ms->firmware && !strcmp(ms->firmware, "none");
+
+        if (no_bios && !kvm_enabled()) {
+            /* The flash holds M-mode code: start there */
+            start = b->flash_base;
+        } else {
+            /* The flash holds the S-mode payload of the firmware */
+            riscv_setup_firmware_boot(ms);
+            entry = b->flash_base;
+        }
+    }
+
+    riscv_boot_info_init(&info, harts);
+    if (ms->kernel_filename && !entry) {
+        riscv_load_kernel(ms, &info,
+                          riscv_calc_kernel_start_addr(&info, fw_end),
+                          true, NULL);
+        entry = info.image_low_addr;
+    }
+
+    fdt_addr = riscv_compute_fdt_addr(b->dram_base, b->dram_size, ms, &info);
+    riscv_load_fdt(fdt_addr, ms->fdt);
+    riscv_setup_rom_reset_vec(ms, harts, start, b->mrom.base, b->mrom.size,
+                              entry, fdt_addr);
+
+    /* Without firmware KVM starts the kernel itself */
+    if (kvm_enabled()) {
+        riscv_setup_direct_kernel(entry, fdt_addr);
+    }
+}
