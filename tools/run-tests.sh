@@ -98,7 +98,7 @@ for line in open(sys.argv[1]):
 run_functional()
 {
     echo "== functional (tests/functional/test_*.py)"
-    local t base out rc n
+    local t base out rc n line name
     for t in "$src"/tests/functional/test_riscv64_vp_*.py; do
         [ -e "$t" ] || continue
         base=$(basename "$t" .py)
@@ -108,11 +108,13 @@ run_functional()
         rc=$?
         n=0
         while read -r line; do
+            # "ok 3 - module.Class.test_name # SKIP why" -> "test_name"
+            name=$(sed -E 's/^(not )?ok [0-9]+ (- )?//; s/ *#.*//; s/.*\.//' <<<"$line")
             case "$line" in
                 "ok "*"# SKIP"*|"ok "*"# skip"*)
-                    record fail "$base:${line#*- }" "skipped"; n=$((n + 1)) ;;
-                "ok "*) record ok "$base:${line#*- }"; n=$((n + 1)) ;;
-                "not ok "*) record fail "$base:${line#*- }" "see $logdir/$base.log"; n=$((n + 1)) ;;
+                    record fail "$base:$name" "skipped"; n=$((n + 1)) ;;
+                "ok "*) record ok "$base:$name"; n=$((n + 1)) ;;
+                "not ok "*) record fail "$base:$name" "see $logdir/$base.log"; n=$((n + 1)) ;;
             esac
         done < "$out"
         if [ "$n" = 0 ] || { [ "$rc" != 0 ] && ! grep -q '^not ok' "$out"; }; then
