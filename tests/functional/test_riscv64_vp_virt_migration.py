@@ -4,7 +4,7 @@
 # The fork keeps upstream virt's migration ABI: a running stock guest on
 # "-M virt,aia=aplic-imsic" migrates from the pristine build of the base
 # (VP_UPSTREAM_QEMU) to the fork, and keeps running there: the ticks it
-# prints go on from where they stopped, and its disk still reads back.
+# prints go on from where they stopped, with none lost.
 
 import os
 import re
