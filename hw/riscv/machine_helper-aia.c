@@ -8,6 +8,8 @@
 
 #include "qemu/osdep.h"
 #include "hw/boards.h"
+#include "hw/sysbus.h"
+#include "exec/address-spaces.h"
 #include "hw/intc/riscv_aclint.h"
 #include "hw/intc/riscv_aplic.h"
 #include "hw/intc/riscv_imsic.h"
@@ -127,6 +129,68 @@ void riscv_mh_imsic_create(const RiscvMhImsic *d,
                            d->num_ids);
         addr += mh_imsic_hart_size(d);
     }
+}
+
+/* The IMSIC files of one socket's harts behind a single MMIO region */
+typedef struct MhImsicWindow {
+    MemoryRegion mr;
+    hwaddr stride;
+    MemoryRegion **files;
+} MhImsicWindow;
+
+static MemTxResult mh_imsic_window_read(void *opaque, hwaddr addr,
+                                        uint64_t *data, unsigned size,
+                                        MemTxAttrs attrs)
+{
+    MhImsicWindow *w = opaque;
+
+    return memory_region_dispatch_read(w->files[addr / w->stride],
+                                       addr % w->stride, data,
+                                       size_memop(size) | MO_LE, attrs);
+}
+
+static MemTxResult mh_imsic_window_write(void *opaque, hwaddr addr,
+                                         uint64_t data, unsigned size,
+                                         MemTxAttrs attrs)
+{
+    MhImsicWindow *w = opaque;
+
+    return memory_region_dispatch_write(w->files[addr / w->stride],
+                                        addr % w->stride, data,
+                                        size_memop(size) | MO_LE, attrs);
+}
+
+static const MemoryRegionOps mh_imsic_window_ops = {
+    .read_with_attrs = mh_imsic_window_read,
+    .write_with_attrs = mh_imsic_window_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid.min_access_size = 4,
+    .valid.max_access_size = 4,
+    .impl.min_access_size = 4,
+    .impl.max_access_size = 4,
+};
+
+void riscv_mh_imsic_create_window(const RiscvMhImsic *d,
+                                  const RISCVHartArrayState *soc, int socket)
+{
+    MhImsicWindow *w = g_new0(MhImsicWindow, 1);
+    hwaddr addr = riscv_mh_imsic_group(d, socket);
+
+    w->stride = mh_imsic_hart_size(d);
+    w->files = g_new(MemoryRegion *, soc->num_harts);
+    for (int i = 0; i < soc->num_harts; i++) {
+        SysBusDevice *sbd = SYS_BUS_DEVICE(
+            riscv_imsic_create(addr + i * w->stride, soc->hartid_base + i,
+                               d->mode == RISCV_MH_MODE_M, d->guests + 1,
+                               d->num_ids));
+
+        /* Reached through the window only */
+        w->files[i] = sysbus_mmio_get_region(sbd, 0);
+        memory_region_del_subregion(get_system_memory(), w->files[i]);
+    }
+    memory_region_init_io(&w->mr, NULL, &mh_imsic_window_ops, w,
+                          "riscv.imsic.window", w->stride * soc->num_harts);
+    memory_region_add_subregion(get_system_memory(), addr, &w->mr);
 }
 
 void riscv_mh_fdt_imsic(MachineState *ms, const RiscvMhImsic *d,

@@ -10,6 +10,7 @@
 #include "qemu/units.h"
 #include "qemu/error-report.h"
 #include "qemu/guest-random.h"
+#include "qemu/datadir.h"
 #include "qapi/error.h"
 #include "hw/boards.h"
 #include "hw/loader.h"
@@ -22,8 +23,11 @@
 #include "hw/riscv/numa.h"
 #include "hw/riscv/machine_helper.h"
 #include "system/device_tree.h"
+#include <libfdt.h>
 #include "system/blockdev.h"
 #include "system/kvm.h"
+#include "system/numa.h"
+#include "system/qtest.h"
 #include "exec/address-spaces.h"
 #include "target/riscv/cpu.h"
 #include "target/riscv/pmu.h"
@@ -163,6 +167,63 @@ bool riscv_mh_fdt_init(MachineState *ms, int *fdt_size, const char *model,
         qemu_fdt_add_subnode(ms->fdt, "/aliases");
     }
     return true;
+}
+
+void riscv_mh_machine_class_numa(MachineClass *mc)
+{
+    mc->possible_cpu_arch_ids = riscv_numa_possible_cpu_arch_ids;
+    mc->cpu_index_to_instance_props = riscv_numa_cpu_index_to_props;
+    mc->get_default_cpu_node_id = riscv_numa_get_default_cpu_node_id;
+    mc->numa_mem_supported = true;
+    mc->cpu_cluster_has_numa_boundary = true;
+}
+
+/* NUMA node sizes are rounded to this, the last node takes the rest */
+#define MH_NUMA_ALIGN (2 * MiB)
+
+void riscv_mh_numa_from_sockets(MachineState *ms)
+{
+    NumaState *numa = ms->numa_state;
+    unsigned int sockets = ms->smp.sockets;
+    const CPUArchIdList *cpus;
+    uint64_t share;
+
+    if (!numa || numa->num_nodes || sockets < 2) {
+        return;
+    }
+    if (sockets > MAX_NODES) {
+        error_report("%u sockets: at most %d NUMA nodes", sockets, MAX_NODES);
+        exit(1);
+    }
+
+    /* -smp makes max_cpus a multiple of the socket count */
+    cpus = MACHINE_GET_CLASS(ms)->possible_cpu_arch_ids(ms);
+    for (int i = 0; i < cpus->len; i++) {
+        ms->possible_cpus->cpus[i].props.has_node_id = true;
+        ms->possible_cpus->cpus[i].props.node_id = i / (cpus->len / sockets);
+    }
+
+    share = QEMU_ALIGN_DOWN(ms->ram_size / sockets, MH_NUMA_ALIGN);
+    for (int i = 0; i < sockets; i++) {
+        numa->nodes[i].present = true;
+        numa->nodes[i].node_mem = i + 1 < sockets ?
+            share : ms->ram_size - share * (sockets - 1);
+    }
+    numa->num_nodes = sockets;
+}
+
+void riscv_mh_fdt_reserve(MachineState *ms, int *fdt_size, int bytes)
+{
+    int size = fdt_totalsize(ms->fdt) + bytes;
+    void *fdt = g_malloc0(size);
+
+    if (fdt_open_into(ms->fdt, fdt, size)) {
+        error_report("cannot grow the device tree to %d bytes", size);
+        exit(1);
+    }
+    g_free(ms->fdt);
+    ms->fdt = fdt;
+    *fdt_size = size;
 }
 
 int riscv_mh_socket_count(const MachineState *ms, int max_sockets)
@@ -471,6 +532,32 @@ void riscv_mh_map_memory(MachineState *ms, hwaddr dram_base,
     memory_region_add_subregion(sysmem, dram_base, ms->ram);
     memory_region_init_rom(rom, NULL, rom_name, mrom->size, &error_fatal);
     memory_region_add_subregion(sysmem, mrom->base, rom);
+}
+
+void riscv_mh_firmware_default(MachineState *ms, const char *const *names,
+                               int count)
+{
+    g_autoptr(GString) tried = g_string_new(NULL);
+
+    if (ms->firmware && strcmp(ms->firmware, "default")) {
+        return;
+    }
+    for (int i = 0; i < count; i++) {
+        char *path = qemu_find_file(QEMU_FILE_TYPE_BIOS, names[i]);
+
+        if (path) {
+            g_free(ms->firmware);
+            ms->firmware = path;
+            return;
+        }
+        g_string_append_printf(tried, "%s\"%s\"", i ? ", " : "", names[i]);
+    }
+    /* qtest runs without firmware, as riscv_find_firmware() allows */
+    if (!qtest_enabled()) {
+        error_report("Unable to find the RISC-V firmware: tried %s",
+                     tried->str);
+        exit(1);
+    }
 }
 
 /* KVM guests boot their kernel directly: there is no M-mode firmware */

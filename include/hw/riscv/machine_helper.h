@@ -149,9 +149,15 @@ uint32_t riscv_mh_index_bits(uint32_t count);
 /* Load -dtb, or create root, /soc, @pcie's node, /chosen; true if created */
 bool riscv_mh_fdt_init(MachineState *ms, int *fdt_size, const char *model,
                        const char *compat, const RiscvMhPcie *pcie);
+/* Give ms->fdt room for @bytes more; its new size goes to @fdt_size. */
+void riscv_mh_fdt_reserve(MachineState *ms, int *fdt_size, int bytes);
 
 /* Harts and sockets */
 
+/* Make @mc's sockets NUMA nodes, through the hw/riscv/numa.c hooks. */
+void riscv_mh_machine_class_numa(MachineClass *mc);
+/* Without -numa, make each -smp socket a NUMA node with a share of RAM. */
+void riscv_mh_numa_from_sockets(MachineState *ms);
 /* Socket count of @ms; exits when it exceeds @max_sockets. */
 int riscv_mh_socket_count(const MachineState *ms, int max_sockets);
 /* Check and realize hart array "soc<socket>" of @ms into @soc. */
@@ -196,6 +202,9 @@ hwaddr riscv_mh_imsic_group(const RiscvMhImsic *d, int socket);
 /* IMSIC files of @d for every hart of @soc, socket @socket. */
 void riscv_mh_imsic_create(const RiscvMhImsic *d,
                            const RISCVHartArrayState *soc, int socket);
+/* As above, behind one MMIO region per socket instead of one per hart. */
+void riscv_mh_imsic_create_window(const RiscvMhImsic *d,
+                                  const RISCVHartArrayState *soc, int socket);
 /* IMSIC node of @d for all sockets in @soc, @intc of all harts. */
 void riscv_mh_fdt_imsic(MachineState *ms, const RiscvMhImsic *d,
                         const RISCVHartArrayState *soc,
@@ -249,6 +258,9 @@ void riscv_mh_fdt_rtc(MachineState *ms, const MemMapEntry *rtc,
 /* Map the RAM at @dram_base and a ROM @rom_name over @mrom. */
 void riscv_mh_map_memory(MachineState *ms, hwaddr dram_base,
                          const MemMapEntry *mrom, const char *rom_name);
+/* Point -bios default at the first of @names found; exit if none is. */
+void riscv_mh_firmware_default(MachineState *ms, const char *const *names,
+                               int count);
 /* Load firmware, kernel, initrd and FDT, then the reset vector of @harts. */
 void riscv_mh_boot(MachineState *ms, RISCVHartArrayState *harts,
                    const RiscvMhBoot *b);

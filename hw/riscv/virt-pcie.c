@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * RISC-V "virt-pcie" board: every I/O device behind PCIe, every
+ * interrupt an MSI to an AIA IMSIC
+ *
+ * Copyright (c) 2025 virt-pcie developers
+ *
+ * The platform is specified in docs/specs/riscv-virt-pcie.rst; the board
+ * is its memory map and an init built from the machine_helper library.
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/units.h"
+#include "qemu/error-report.h"
+#include "qapi/error.h"
+#include "qapi/visitor.h"
+#include "hw/boards.h"
+#include "hw/sysbus.h"
+#include "hw/qdev-properties.h"
+#include "hw/qdev-properties-system.h"
+#include "hw/char/serial.h"
+#include "hw/pci/pci.h"
+#include "hw/pci/pci_device.h"
+#include "hw/pci/pci_host.h"
+#include "hw/intc/riscv_aplic.h"
+#include "hw/intc/riscv_imsic.h"
+#include "hw/misc/sifive_test.h"
+#include "hw/riscv/boot.h"
+#include "hw/riscv/numa.h"
+#include "hw/riscv/machine_helper.h"
+#include "hw/riscv/virt-pcie.h"
+#include "system/device_tree.h"
+#include "system/kvm.h"
+#include "system/reset.h"
+#include "system/system.h"
+#include "exec/address-spaces.h"
+#include "target/riscv/cpu.h"
+
+/* The map of docs/specs/riscv-virt-pcie.rst; per-socket sizes are strides */
+static const MemMapEntry virt_pcie_memmap[] = {
+    [VIRT_PCIE_MROM] = { .base = 0x1000, .size = 0xf000 },
+    [VIRT_PCIE_TEST] = { .base = 0x100000, .size = 0x1000 },
+    [VIRT_PCIE_RTC] = { .base = 0x101000, .size = 0x1000 },
+    [VIRT_PCIE_MTIMER] = { .base = 0x2000000, .size = 0x8000 },
+    [VIRT_PCIE_PIO] = { .base = 0x3000000, .size = 0x10000 },
+    [VIRT_PCIE_APLIC_M] = { .base = 0xc000000, .size = 0x4000 },
+    [VIRT_PCIE_APLIC_S] = { .base = 0xd000000, .size = 0x4000 },
+    [VIRT_PCIE_FLASH] = { .base = 0x20000000, .size = 0x4000000 },
+    [VIRT_PCIE_ECAM] = { .base = 0x30000000, .size = 0x10000000 },
+    [VIRT_PCIE_MMIO] = { .base = 0x40000000, .size = 0x40000000 },
+    [VIRT_PCIE_DRAM] = { .base = 0x80000000, .size = 1022 * GiB },
+    [VIRT_PCIE_IMSIC_M] = { .base = 0x10000000000, .size = 0x1000000 },
+    [VIRT_PCIE_IMSIC_S] = { .base = 0x10080000000, .size = 0x8000000 },
+    [VIRT_PCIE_MMIO64] = { .base = 0x20000000000, .size = 0x10000000000 },
+};
+
+#define VIRT_PCIE_IMSIC_M_SHIFT     24
+#define VIRT_PCIE_IMSIC_S_SHIFT     27
+#define VIRT_PCIE_IMSIC_IDS         255
+#define VIRT_PCIE_APLIC_PRIO_BITS   3
+#define VIRT_PCIE_RAM_MIN           (128 * MiB)
+#define VIRT_PCIE_FDT_HART          (1 * KiB)   /* device tree per hart */
+
+/* Where -bios default looks for OpenSBI, in this order */
+static const char *const virt_pcie_firmware[] = {
+    "opensbi-riscv64-generic-fw_dynamic.bin",
+    "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin",
+};
+
+static RiscvMhImsic virt_pcie_imsic(RISCVVirtPcieState *s, RiscvMhMode mode)
+{
+    bool m = mode == RISCV_MH_MODE_M;
+    int region = m ? VIRT_PCIE_IMSIC_M : VIRT_PCIE_IMSIC_S;
+
+    return (RiscvMhImsic) {
+        .base = virt_pcie_memmap[region].base,
+        .group_shift = m ? VIRT_PCIE_IMSIC_M_SHIFT : VIRT_PCIE_IMSIC_S_SHIFT,
+        .num_ids = VIRT_PCIE_IMSIC_IDS,
+        .guests = m ? 0 : s->aia_guests,
+        .mode = mode,
+    };
+}
+
+static RiscvMhAplic virt_pcie_aplic(void)
+{
+    return (RiscvMhAplic) {
+        .m = virt_pcie_memmap[VIRT_PCIE_APLIC_M],
+        .s = virt_pcie_memmap[VIRT_PCIE_APLIC_S],
+        .num_sources = VIRT_PCIE_IRQ_SOURCES,
+        .prio_bits = VIRT_PCIE_APLIC_PRIO_BITS,
+        .delivery = RISCV_MH_APLIC_MSI,
+    };
+}
+
+static RiscvMhPcie virt_pcie_host(void)
+{
+    return (RiscvMhPcie) {
+        .ecam = virt_pcie_memmap[VIRT_PCIE_ECAM],
+        .mmio = virt_pcie_memmap[VIRT_PCIE_MMIO],
+        .mmio_high = virt_pcie_memmap[VIRT_PCIE_MMIO64],
+        .pio = virt_pcie_memmap[VIRT_PCIE_PIO],
+        .intx_irq = VIRT_PCIE_IRQ_PCIE_INTA,
+    };
+}
+
+/* Sizing checks: a clear message and exit, never an abort */
+
+static bool virt_pcie_check_ram(uint64_t size, Error **errp)
+{
+    uint64_t max = virt_pcie_memmap[VIRT_PCIE_DRAM].size;
+
+    if (size < VIRT_PCIE_RAM_MIN || size > max) {
+        error_setg(errp, "virt-pcie: RAM size 0x%" PRIx64 " (%" PRIu64
+                   " MiB) is out of range: 128 MiB to 1022 GiB",
+                   size, size / MiB);
+        return false;
+    }
+    return true;
+}
+
+static int virt_pcie_check_harts(MachineState *ms)
+{
+    int sockets;
+
+    if (ms->smp.max_cpus != ms->smp.cpus) {
+        error_report("virt-pcie: maxcpus (%u) must equal cpus (%u): "
+                     "harts cannot be hot-plugged",
+                     ms->smp.max_cpus, ms->smp.cpus);
+        exit(1);
+    }
+    riscv_mh_numa_from_sockets(ms);
+    sockets = riscv_socket_count(ms);
+    if (sockets > VIRT_PCIE_SOCKETS_MAX) {
+        error_report("virt-pcie: %d sockets requested, at most %d",
+                     sockets, VIRT_PCIE_SOCKETS_MAX);
+        exit(1);
+    }
+    for (int i = 0; i < sockets; i++) {
+        int harts = riscv_socket_hart_count(ms, i);
+
+        if (harts > VIRT_PCIE_SOCKET_HARTS_MAX) {
+            error_report("virt-pcie: socket %d has %d harts, at most %d "
+                         "per socket (the ACLINT MTIMER limit): use more "
+                         "sockets", i, harts, VIRT_PCIE_SOCKET_HARTS_MAX);
+            exit(1);
+        }
+    }
+    return sockets;
+}
+
+/* Device tree */
+
+/*
+ * The console's fixed I/O range as firmware sees it: a node without a
+ * compatible (so that an OS does not probe it as a platform device; it
+ * finds the UART by PCI enumeration) that maps PCI I/O bus addresses to
+ * the host bridge's I/O window.  It keeps its parent's two address cells,
+ * because OpenSBI translates "ranges" with the child's cell count only.
+ */
+static void virt_pcie_fdt_console(MachineState *ms)
+{
+    const MemMapEntry *pio = &virt_pcie_memmap[VIRT_PCIE_PIO];
+    g_autofree char *window = g_strdup_printf("/soc/pci-io@%" HWADDR_PRIx,
+                                              pio->base);
+    g_autofree char *path = g_strdup_printf("%s/serial@%x", window,
+                                            VIRT_PCIE_CONSOLE_IO_BASE);
+    const RiscvMhProp window_props[] = {
+        RISCV_MH_CELLS("#address-cells", 2),
+        RISCV_MH_CELLS("#size-cells", 2),
+        RISCV_MH_REG("ranges", 0, pio->base, pio->size),
+    };
+    const RiscvMhProp props[] = {
+        RISCV_MH_STR("compatible", "ns16550a"),
+        RISCV_MH_REG("reg", VIRT_PCIE_CONSOLE_IO_BASE,
+                     VIRT_PCIE_CONSOLE_IO_SIZE),
+        RISCV_MH_CELLS("clock-frequency", 1843200),
+    };
+    const RiscvMhProp chosen[] = {
+        RISCV_MH_STR("stdout-path", path),
+    };
+
+    riscv_mh_fdt_node(ms, window, window_props, ARRAY_SIZE(window_props));
+    riscv_mh_fdt_node(ms, path, props, ARRAY_SIZE(props));
+    riscv_mh_fdt_props(ms, "/chosen", chosen, ARRAY_SIZE(chosen));
+}
+
+static void virt_pcie_fdt(RISCVVirtPcieState *s)
+{
+    MachineState *ms = MACHINE(s);
+    const MemMapEntry *mtimer = &virt_pcie_memmap[VIRT_PCIE_MTIMER];
+    RiscvMhImsic imsic_m = virt_pcie_imsic(s, RISCV_MH_MODE_M);
+    RiscvMhImsic imsic_s = virt_pcie_imsic(s, RISCV_MH_MODE_S);
+    RiscvMhAplic aplic = virt_pcie_aplic();
+    RiscvMhPcie host = virt_pcie_host();
+    int sockets = riscv_socket_count(ms);
+    g_autofree uint32_t *intc = g_new0(uint32_t, ms->smp.cpus);
+    uint32_t phandle = 1, msi_m, msi_s, aplic_s = 0;
+    hwaddr dram = virt_pcie_memmap[VIRT_PCIE_DRAM].base;
+    RiscvMhIrqParent irq;
+
+    if (!riscv_mh_fdt_init(ms, &s->fdt_size, "riscv-virt-pcie,qemu",
+                           "qemu,virt-pcie", &host)) {
+        return;     /* -dtb: the user's tree is used as it is */
+    }
+    riscv_mh_fdt_reserve(ms, &s->fdt_size, ms->smp.cpus * VIRT_PCIE_FDT_HART);
+    riscv_mh_fdt_flash(ms, &virt_pcie_memmap[VIRT_PCIE_FLASH],
+                       VIRT_PCIE_FLASH_BANKS);
+    riscv_mh_fdt_pmu(ms, s->soc);
+
+    riscv_mh_fdt_cpus(ms, s->soc);
+    for (int i = sockets - 1; i >= 0; i--) {
+        RiscvMhHarts h = riscv_mh_fdt_socket(ms, s->soc, i, dram, &phandle,
+                                             intc);
+
+        riscv_mh_fdt_mtimer(ms, &h, mtimer->base + i * mtimer->size,
+                            mtimer->size);
+    }
+
+    msi_m = phandle++;
+    msi_s = phandle++;
+    riscv_mh_fdt_imsic(ms, &imsic_m, s->soc, intc, msi_m);
+    riscv_mh_fdt_imsic(ms, &imsic_s, s->soc, intc, msi_s);
+    for (int i = sockets - 1; i >= 0; i--) {
+        RiscvMhHarts h = riscv_mh_socket_harts(s->soc, i, intc);
+
+        aplic_s = riscv_mh_fdt_aplic(ms, &aplic, &h, msi_m, msi_s, &phandle);
+    }
+    riscv_socket_fdt_write_distance_matrix(ms);
+
+    /* Wired sources go to socket 0's S-level domain, the last one made */
+    irq = (RiscvMhIrqParent) { aplic_s, 2 };
+    riscv_mh_fdt_pcie(ms, &host, msi_s);
+    riscv_mh_fdt_pcie_intx(ms, &host, &irq);
+    virt_pcie_fdt_console(ms);
+    riscv_mh_fdt_syscon(ms, &virt_pcie_memmap[VIRT_PCIE_TEST], &phandle);
+    riscv_mh_fdt_rtc(ms, &virt_pcie_memmap[VIRT_PCIE_RTC], &irq,
+                     VIRT_PCIE_IRQ_RTC);
+}
+
+/* Devices */
+
+static void virt_pcie_create_socket(RISCVVirtPcieState *s, int socket)
+{
+    MachineState *ms = MACHINE(s);
+    RISCVHartArrayState *soc = &s->soc[socket];
+    const MemMapEntry *mtimer = &virt_pcie_memmap[VIRT_PCIE_MTIMER];
+    RiscvMhImsic imsic_m = virt_pcie_imsic(s, RISCV_MH_MODE_M);
+    RiscvMhImsic imsic_s = virt_pcie_imsic(s, RISCV_MH_MODE_S);
+    RiscvMhAplic aplic = virt_pcie_aplic();
+
+    riscv_mh_socket_init(ms, soc, socket);
+    if (riscv_is_32bit(soc)) {
+        error_report("virt-pcie: CPU type '%s' is 32-bit, the platform "
+                     "needs 64-bit harts", ms->cpu_type);
+        exit(1);
+    }
+    riscv_mh_mtimer_create(mtimer->base + socket * mtimer->size, soc);
+    /* Windows: 8192 files would exceed QEMU's 4096 memory sections */
+    riscv_mh_imsic_create_window(&imsic_m, soc, socket);
+    riscv_mh_imsic_create_window(&imsic_s, soc, socket);
+    s->aplic[socket] = riscv_mh_aplic_create(&aplic, soc, socket);
+}
+
+/*
+ * The console: pci-serial at 00:01.0 on the first -serial chardev.  It is
+ * created even without one (-serial none, -nodefaults), so that the PCI
+ * topology and the migration stream never depend on the command line.
+ */
+static void virt_pcie_create_console(RISCVVirtPcieState *s, PCIBus *bus)
+{
+    PCIDevice *dev = pci_new(PCI_DEVFN(VIRT_PCIE_CONSOLE_SLOT, 0),
+                             "pci-serial");
+
+    if (serial_hd(0)) {
+        qdev_prop_set_chr(DEVICE(dev), "chardev", serial_hd(0));
+    }
+    /* BAR0 fixed at I/O VIRT_PCIE_CONSOLE_IO_BASE by Enhanced Allocation */
+    qdev_prop_set_uint32(DEVICE(dev), "ea-io-base", VIRT_PCIE_CONSOLE_IO_BASE);
+    pci_realize_and_unref(dev, bus, &error_fatal);
+    s->console = DEVICE(dev);
+}
+
+static void virt_pcie_machine_done(Notifier *notifier, void *data)
+{
+    RISCVVirtPcieState *s = container_of(notifier, RISCVVirtPcieState,
+                                         machine_done);
+    MachineState *ms = MACHINE(s);
+    const RiscvMhBoot boot = {
+        .dram_base = virt_pcie_memmap[VIRT_PCIE_DRAM].base,
+        .mrom = virt_pcie_memmap[VIRT_PCIE_MROM],
+        .flash_base = virt_pcie_memmap[VIRT_PCIE_FLASH].base,
+        .flash0 = s->flash[0],
+    };
+
+    virt_pcie_fdt(s);
+    riscv_mh_firmware_default(ms, virt_pcie_firmware,
+                              ARRAY_SIZE(virt_pcie_firmware));
+    riscv_mh_boot(ms, &s->soc[0], &boot);
+}
+
+static void virt_pcie_machine_init(MachineState *ms)
+{
+    RISCVVirtPcieState *s = RISCV_VIRT_PCIE_MACHINE(ms);
+    const MemMapEntry *memmap = virt_pcie_memmap;
+    MemoryRegion *sysmem = get_system_memory();
+    RiscvMhPcie host = virt_pcie_host();
+    DeviceState *gpex;
+    int sockets;
+
+    if (kvm_enabled()) {
+        error_report("virt-pcie: KVM is not supported yet, use TCG");
+        exit(1);
+    }
+    virt_pcie_check_ram(ms->ram_size, &error_fatal);
+    sockets = virt_pcie_check_harts(ms);
+
+    /* One memory topology update for all harts and interrupt files */
+    memory_region_transaction_begin();
+    for (int i = 0; i < sockets; i++) {
+        virt_pcie_create_socket(s, i);
+    }
+    memory_region_transaction_commit();
+
+    riscv_mh_map_memory(ms, memmap[VIRT_PCIE_DRAM].base,
+                        &memmap[VIRT_PCIE_MROM], "riscv_virt_pcie.mrom");
+    sifive_test_create(memmap[VIRT_PCIE_TEST].base);
+    sysbus_create_simple("goldfish_rtc", memmap[VIRT_PCIE_RTC].base,
+                         qdev_get_gpio_in(s->aplic[0], VIRT_PCIE_IRQ_RTC));
+    riscv_mh_flash_map(s->flash, VIRT_PCIE_FLASH_BANKS,
+                       &memmap[VIRT_PCIE_FLASH], sysmem);
+
+    gpex = riscv_mh_gpex_create(&host, s->aplic[0]);
+    virt_pcie_create_console(s, PCI_HOST_BRIDGE(gpex)->bus);
+
+    s->machine_done.notify = virt_pcie_machine_done;
+    qemu_add_machine_init_done_notifier(&s->machine_done);
+}
+
+/*
+ * Devices reset first; then the console decodes its fixed I/O range
+ * without waiting for an OS, as Enhanced Allocation lets it.
+ */
+static void virt_pcie_machine_reset(MachineState *ms, ResetType type)
+{
+    RISCVVirtPcieState *s = RISCV_VIRT_PCIE_MACHINE(ms);
+    PCIDevice *console = PCI_DEVICE(s->console);
+
+    qemu_devices_reset(type);
+    pci_host_config_write_common(console, PCI_COMMAND,
+                                 pci_config_size(console), PCI_COMMAND_IO, 2);
+}
+
+/* Machine properties */
+
+static void virt_pcie_get_aia_guests(Object *obj, Visitor *v,
+                                     const char *name, void *opaque,
+                                     Error **errp)
+{
+    RISCVVirtPcieState *s = RISCV_VIRT_PCIE_MACHINE(obj);
+
+    visit_type_uint32(v, name, &s->aia_guests, errp);
+}
+
+static void virt_pcie_set_aia_guests(Object *obj, Visitor *v,
+                                     const char *name, void *opaque,
+                                     Error **errp)
+{
+    RISCVVirtPcieState *s = RISCV_VIRT_PCIE_MACHINE(obj);
+    uint32_t value;
+
+    if (!visit_type_uint32(v, name, &value, errp)) {
+        return;
+    }
+    if (value > VIRT_PCIE_AIA_GUESTS_MAX) {
+        error_setg(errp, "Invalid aia-guests value %" PRIu32
+                   ": at most %d guest interrupt files per hart",
+                   value, VIRT_PCIE_AIA_GUESTS_MAX);
+        return;
+    }
+    s->aia_guests = value;
+}
+
+static bool (*virt_pcie_parent_memdev)(MachineState *ms, const char *path,
+                                       Error **errp);
+
+/* Refuse a RAM size out of range before the host memory is allocated */
+static bool virt_pcie_create_default_memdev(MachineState *ms,
+                                            const char *path, Error **errp)
+{
+    return virt_pcie_check_ram(ms->ram_size, errp) &&
+           virt_pcie_parent_memdev(ms, path, errp);
+}
+
+static void virt_pcie_instance_init(Object *obj)
+{
+    RISCVVirtPcieState *s = RISCV_VIRT_PCIE_MACHINE(obj);
+
+    riscv_mh_flash_create(obj, "virt-pcie", s->flash, VIRT_PCIE_FLASH_BANKS);
+    s->aia_guests = VIRT_PCIE_AIA_GUESTS_MAX;
+}
+
+static void virt_pcie_class_init(ObjectClass *oc, void *data)
+{
+    MachineClass *mc = MACHINE_CLASS(oc);
+
+    mc->init = virt_pcie_machine_init;
+    mc->reset = virt_pcie_machine_reset;
+    mc->max_cpus = VIRT_PCIE_CPUS_MAX;
+    mc->default_cpu_type = TYPE_RISCV_CPU_BASE;
+    mc->default_ram_id = "riscv_virt_pcie.ram";
+    mc->block_default_type = IF_VIRTIO;
+    mc->no_cdrom = 1;
+    mc->no_floppy = 1;
+    mc->no_parallel = 1;
+    mc->pci_allow_0_address = true;
+    riscv_mh_machine_class_numa(mc);
+    virt_pcie_parent_memdev = mc->create_default_memdev;
+    mc->create_default_memdev = virt_pcie_create_default_memdev;
+
+    object_class_property_add(oc, "aia-guests", "uint32",
+                              virt_pcie_get_aia_guests,
+                              virt_pcie_set_aia_guests, NULL, NULL);
+    object_class_property_set_description(oc, "aia-guests",
+        "Guest interrupt files per hart in the S-level IMSIC (0 to 7)");
+}
+
+static const TypeInfo virt_pcie_typeinfo = {
+    .name = TYPE_RISCV_VIRT_PCIE_MACHINE,
+    .parent = TYPE_MACHINE,
+    .abstract = true,
+    .class_init = virt_pcie_class_init,
+    .instance_init = virt_pcie_instance_init,
+    .instance_size = sizeof(RISCVVirtPcieState),
+};
+
+static void virt_pcie_register_types(void)
+{
+    type_register_static(&virt_pcie_typeinfo);
+}
+
+type_init(virt_pcie_register_types)
+
+/* Versions: "virt-pcie-X.Y", the newest also named "virt-pcie" */
+
+#define DEFINE_VIRT_PCIE_MACHINE_IMPL(latest, ...) \
+    static void MACHINE_VER_SYM(class_init, virt_pcie, __VA_ARGS__)( \
+        ObjectClass *oc, \
+        void *data) \
+    { \
+        MachineClass *mc = MACHINE_CLASS(oc); \
+        MACHINE_VER_SYM(options, virt_pcie, __VA_ARGS__)(mc); \
+        mc->desc = "RISC-V PCIe-only MSI-only board (version " \
+            MACHINE_VER_STR(__VA_ARGS__) ")"; \
+        MACHINE_VER_DEPRECATION(__VA_ARGS__); \
+        if (latest) { \
+            mc->alias = "virt-pcie"; \
+        } \
+    } \
+    static const TypeInfo MACHINE_VER_SYM(info, virt_pcie, __VA_ARGS__) = \
+    { \
+        .name = MACHINE_VER_TYPE_NAME("virt-pcie", __VA_ARGS__), \
+        .parent = TYPE_RISCV_VIRT_PCIE_MACHINE, \
+        .class_init = MACHINE_VER_SYM(class_init, virt_pcie, __VA_ARGS__), \
+    }; \
+    static void MACHINE_VER_SYM(register, virt_pcie, __VA_ARGS__)(void) \
+    { \
+        MACHINE_VER_DELETION(__VA_ARGS__); \
+        type_register_static(&MACHINE_VER_SYM(info, virt_pcie, __VA_ARGS__)); \
+    } \
+    type_init(MACHINE_VER_SYM(register, virt_pcie, __VA_ARGS__));
+
+#define DEFINE_VIRT_PCIE_MACHINE_AS_LATEST(major, minor) \
+    DEFINE_VIRT_PCIE_MACHINE_IMPL(true, major, minor)
+#define DEFINE_VIRT_PCIE_MACHINE(major, minor) \
+    DEFINE_VIRT_PCIE_MACHINE_IMPL(false, major, minor)
+
+/*
+ * Device defaults of the platform: modern, MSI-capable functions.  The
+ * newest version sets them; older versions call the next newer version's
+ * options and then add their compat properties, so all versions have them.
+ */
+static GlobalProperty virt_pcie_defaults[] = {
+    { "virtio-pci", "disable-legacy", "on" },
+    { "pci-serial", "msi", "on" },
+    { "pci-serial", "msix", "on" },
+};
+
+static void virt_pcie_machine_10_0_options(MachineClass *mc)
+{
+    compat_props_add(mc->compat_props, virt_pcie_defaults,
+                     G_N_ELEMENTS(virt_pcie_defaults));
+}
+DEFINE_VIRT_PCIE_MACHINE_AS_LATEST(10, 0)

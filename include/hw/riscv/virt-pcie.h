@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * RISC-V "virt-pcie" board: PCIe-only, MSI-only
+ *
+ * Copyright (c) 2025 virt-pcie developers
+ *
+ * The platform is specified in docs/specs/riscv-virt-pcie.rst.
+ */
+
+#ifndef HW_RISCV_VIRT_PCIE_H
+#define HW_RISCV_VIRT_PCIE_H
+
+#include "hw/boards.h"
+#include "hw/block/flash.h"
+#include "hw/riscv/riscv_hart.h"
+#include "qom/object.h"
+
+#define TYPE_RISCV_VIRT_PCIE_MACHINE MACHINE_TYPE_NAME("virt-pcie")
+OBJECT_DECLARE_SIMPLE_TYPE(RISCVVirtPcieState, RISCV_VIRT_PCIE_MACHINE)
+
+/* Limits of the platform */
+#define VIRT_PCIE_SOCKETS_MAX       16
+#define VIRT_PCIE_CPUS_MAX          4096
+#define VIRT_PCIE_SOCKET_HARTS_MAX  4095    /* one ACLINT MTIMER */
+#define VIRT_PCIE_AIA_GUESTS_MAX    7
+#define VIRT_PCIE_FLASH_BANKS       2
+
+/* Wired sources of socket 0's APLIC domains */
+#define VIRT_PCIE_IRQ_RTC           1
+#define VIRT_PCIE_IRQ_PCIE_INTA     2       /* INTB..INTD follow */
+#define VIRT_PCIE_IRQ_SOURCES       32
+
+/* The built-in console function and its fixed I/O range */
+#define VIRT_PCIE_CONSOLE_SLOT      1
+#define VIRT_PCIE_CONSOLE_IO_BASE   0x1000
+#define VIRT_PCIE_CONSOLE_IO_SIZE   8
+
+enum {
+    VIRT_PCIE_MROM,
+    VIRT_PCIE_TEST,
+    VIRT_PCIE_RTC,
+    VIRT_PCIE_MTIMER,
+    VIRT_PCIE_PIO,
+    VIRT_PCIE_APLIC_M,
+    VIRT_PCIE_APLIC_S,
+    VIRT_PCIE_FLASH,
+    VIRT_PCIE_ECAM,
+    VIRT_PCIE_MMIO,
+    VIRT_PCIE_DRAM,
+    VIRT_PCIE_IMSIC_M,
+    VIRT_PCIE_IMSIC_S,
+    VIRT_PCIE_MMIO64,
+};
+
+struct RISCVVirtPcieState {
+    MachineState parent;
+
+    Notifier machine_done;
+    RISCVHartArrayState soc[VIRT_PCIE_SOCKETS_MAX];
+    DeviceState *aplic[VIRT_PCIE_SOCKETS_MAX];
+    PFlashCFI01 *flash[VIRT_PCIE_FLASH_BANKS];
+    DeviceState *console;
+    uint32_t aia_guests;
+    int fdt_size;
+};
+
+#endif

@@ -1,0 +1,525 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * QTest for the RISC-V virt-pcie machine
+ *
+ * Copyright (c) 2025 virt-pcie developers
+ *
+ * Checks the platform against docs/specs/riscv-virt-pcie.rst: the device
+ * tree, PCIe enumeration through ECAM, a device MSI reaching an IMSIC,
+ * the MMIO policy, the 4096-hart limit and the refused configurations.
+ */
+
+#include "qemu/osdep.h"
+#include <libfdt.h>
+#include "libqtest.h"
+#include "qobject/qdict.h"
+
+#define ECAM_BASE           0x30000000ULL
+#define PCIE_MMIO_BASE      0x40000000ULL
+#define IMSIC_S_BASE        0x10080000000ULL
+#define PCI_HOST_PATH       "/soc/pci@30000000"
+#define CONSOLE_WINDOW      "/soc/pci-io@3000000"
+#define CONSOLE_PATH        CONSOLE_WINDOW "/serial@1000"
+
+/* PCI configuration space */
+#define PCI_VENDOR_ID       0x00
+#define PCI_COMMAND         0x04
+#define PCI_COMMAND_MEMORY  0x2
+#define PCI_COMMAND_MASTER  0x4
+#define PCI_CLASS_PROG      0x09
+#define PCI_BASE_ADDRESS_0  0x10
+#define PCI_CAPABILITY_LIST 0x34
+#define PCI_CAP_ID_MSI      0x05
+#define PCI_MSI_FLAGS       2
+#define PCI_MSI_FLAGS_ENABLE 0x1
+#define PCI_MSI_FLAGS_64BIT 0x80
+#define PCI_MSI_ADDRESS_LO  4
+#define PCI_MSI_ADDRESS_HI  8
+#define PCI_MSI_DATA_64     12
+
+/* The "edu" test device: writing its status register raises its MSI */
+#define EDU_SLOT            2
+#define EDU_RAISE_IRQ       0x60
+
+/* S-level IMSIC file of a hart, through its CSRs */
+#define CSR_SISELECT        0x150
+#define CSR_SIREG           0x151
+#define ISELECT_EIP0        0x80
+#define MSI_ID              5
+
+static uint64_t ecam(int slot, int fn, int offset)
+{
+    return ECAM_BASE + (slot << 15) + (fn << 12) + offset;
+}
+
+/* Run QEMU with @args; returns its exit code, or -1 if a signal hit it */
+static int run_qemu(const char *args, char **err)
+{
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *cmd = g_strdup_printf("%s -display none %s", qemu, args);
+    g_auto(GStrv) argv = NULL;
+    g_autoptr(GError) error = NULL;
+    int status;
+
+    g_assert(qemu);
+    g_assert(g_shell_parse_argv(cmd, NULL, &argv, NULL));
+    g_assert(g_spawn_sync(NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
+                          NULL, NULL, err, &status, &error));
+    if (!WIFEXITED(status)) {
+        return -1;
+    }
+    return WEXITSTATUS(status);
+}
+
+/* The device tree of "-M virt-pcie@machine_opts @args" */
+static void *dump_dtb(const char *machine_opts, const char *args)
+{
+    g_autofree char *dir = g_dir_make_tmp("virt-pcie-XXXXXX", NULL);
+    g_autofree char *file = g_build_filename(dir, "virt-pcie.dtb", NULL);
+    g_autofree char *cmd = g_strdup_printf("-accel qtest "
+                                           "-M virt-pcie%s,dumpdtb=%s %s",
+                                           machine_opts, file, args);
+    g_autofree char *err = NULL;
+    char *fdt = NULL;
+    size_t len;
+
+    g_assert_cmpint(run_qemu(cmd, &err), ==, 0);
+    g_assert(g_file_get_contents(file, &fdt, &len, NULL));
+    g_assert_cmpint(fdt_check_header(fdt), ==, 0);
+    g_assert_cmpuint(fdt_totalsize(fdt), <=, len);
+    unlink(file);
+    rmdir(dir);
+    return fdt;
+}
+
+static int node(const void *fdt, const char *path)
+{
+    int off = fdt_path_offset(fdt, path);
+
+    if (off < 0) {
+        g_test_message("no node %s", path);
+    }
+    g_assert_cmpint(off, >=, 0);
+    return off;
+}
+
+static const fdt32_t *cells(const void *fdt, const char *path,
+                            const char *name, int *count)
+{
+    int len;
+    const fdt32_t *p = fdt_getprop(fdt, node(fdt, path), name, &len);
+
+    if (!p) {
+        g_test_message("no property %s in %s", name, path);
+    }
+    g_assert(p);
+    *count = len / 4;
+    return p;
+}
+
+static uint32_t cell(const void *fdt, const char *path, const char *name)
+{
+    int n;
+    const fdt32_t *p = cells(fdt, path, name, &n);
+
+    g_assert_cmpint(n, ==, 1);
+    return fdt32_to_cpu(*p);
+}
+
+static bool compatible(const void *fdt, const char *path, const char *compat)
+{
+    return fdt_node_check_compatible(fdt, node(fdt, path), compat) == 0;
+}
+
+/* Path of the node whose phandle is @ph */
+static char *phandle_path(const void *fdt, uint32_t ph)
+{
+    char buf[256];
+    int off = fdt_node_offset_by_phandle(fdt, ph);
+
+    g_assert_cmpint(off, >=, 0);
+    g_assert_cmpint(fdt_get_path(fdt, off, buf, sizeof(buf)), ==, 0);
+    return g_strdup(buf);
+}
+
+static int count_compatible(const void *fdt, const char *compat)
+{
+    int n = 0;
+
+    for (int off = fdt_node_offset_by_compatible(fdt, -1, compat); off >= 0;
+         off = fdt_node_offset_by_compatible(fdt, off, compat)) {
+        n++;
+    }
+    return n;
+}
+
+static void test_dt_interrupts(void)
+{
+    g_autofree void *fdt = dump_dtb("", "-smp 4,sockets=2 -m 512M");
+    const char *imsic_m = "/soc/interrupt-controller@10000000000";
+    const char *imsic_s = "/soc/interrupt-controller@10080000000";
+    const char *aplic_m = "/soc/interrupt-controller@c000000";
+    const char *aplic_s = "/soc/interrupt-controller@d000000";
+    g_autofree char *path = NULL;
+    const fdt32_t *p;
+    int n;
+
+    g_assert(compatible(fdt, imsic_m, "riscv,imsics"));
+    g_assert(compatible(fdt, imsic_s, "riscv,imsics"));
+    g_assert_cmpuint(cell(fdt, imsic_m, "riscv,num-ids"), ==, 255);
+    g_assert_cmpuint(cell(fdt, imsic_s, "riscv,num-ids"), ==, 255);
+    g_assert_cmpuint(cell(fdt, imsic_m, "riscv,group-index-shift"), ==, 24);
+    g_assert_cmpuint(cell(fdt, imsic_s, "riscv,group-index-shift"), ==, 27);
+    g_assert_cmpuint(cell(fdt, imsic_m, "riscv,group-index-bits"), ==, 1);
+    g_assert_cmpuint(cell(fdt, imsic_s, "riscv,hart-index-bits"), ==, 1);
+    g_assert_cmpuint(cell(fdt, imsic_s, "riscv,guest-index-bits"), ==, 3);
+    g_assert(!fdt_getprop(fdt, node(fdt, imsic_m), "riscv,guest-index-bits",
+                          NULL));
+
+    /* One group per socket at the fixed strides */
+    p = cells(fdt, imsic_s, "reg", &n);
+    g_assert_cmpint(n, ==, 8);
+    g_assert_cmphex(fdt32_to_cpu(p[4]), ==, 0x100);
+    g_assert_cmphex(fdt32_to_cpu(p[5]), ==, 0x88000000);
+    g_assert_cmphex(fdt32_to_cpu(p[7]), ==, 2 * 0x8000);
+    p = cells(fdt, imsic_m, "reg", &n);
+    g_assert_cmpint(n, ==, 8);
+    g_assert_cmphex(fdt32_to_cpu(p[5]), ==, 0x01000000);
+
+    /* APLIC domains in MSI mode, M delegating to S, one pair per socket */
+    g_assert(compatible(fdt, aplic_m, "riscv,aplic"));
+    g_assert_cmpuint(cell(fdt, aplic_m, "riscv,num-sources"), ==, 32);
+    g_assert_cmpuint(cell(fdt, aplic_s, "riscv,num-sources"), ==, 32);
+    g_assert(!fdt_getprop(fdt, node(fdt, aplic_s), "interrupts-extended",
+                          NULL));
+    path = phandle_path(fdt, cell(fdt, aplic_m, "msi-parent"));
+    g_assert_cmpstr(path, ==, imsic_m);
+    g_free(path);
+    path = phandle_path(fdt, cell(fdt, aplic_s, "msi-parent"));
+    g_assert_cmpstr(path, ==, imsic_s);
+    g_assert_cmpuint(cell(fdt, aplic_m, "riscv,children"), ==,
+                     cell(fdt, aplic_s, "phandle"));
+    node(fdt, "/soc/interrupt-controller@c004000");
+    node(fdt, "/soc/interrupt-controller@d004000");
+    g_assert_cmpint(count_compatible(fdt, "riscv,aplic"), ==, 4);
+
+    /* Nothing of what the platform leaves out */
+    g_assert_cmpint(count_compatible(fdt, "riscv,plic0"), ==, 0);
+    g_assert_cmpint(count_compatible(fdt, "riscv,aclint-mswi"), ==, 0);
+    g_assert_cmpint(count_compatible(fdt, "riscv,aclint-sswi"), ==, 0);
+    g_assert_cmpint(count_compatible(fdt, "virtio,mmio"), ==, 0);
+    g_assert_cmpint(count_compatible(fdt, "qemu,fw-cfg-mmio"), ==, 0);
+    g_assert_cmpint(count_compatible(fdt, "riscv,aclint-mtimer"), ==, 2);
+
+    /* The RTC alarm is source 1 of socket 0's S domain */
+    g_assert(compatible(fdt, "/soc/rtc@101000", "google,goldfish-rtc"));
+    g_assert_cmpuint(cell(fdt, "/soc/rtc@101000", "interrupt-parent"), ==,
+                     cell(fdt, aplic_s, "phandle"));
+    p = cells(fdt, "/soc/rtc@101000", "interrupts", &n);
+    g_assert_cmpint(n, ==, 2);
+    g_assert_cmpuint(fdt32_to_cpu(p[0]), ==, 1);
+
+    /* Two sockets are two NUMA nodes, with half of the RAM each */
+    g_assert_cmpuint(cell(fdt, "/cpus/cpu@3", "numa-node-id"), ==, 1);
+    p = cells(fdt, "/memory@90000000", "reg", &n);
+    g_assert_cmphex(fdt32_to_cpu(p[3]), ==, 0x10000000);
+}
+
+static void test_dt_pcie(void)
+{
+    g_autofree void *fdt = dump_dtb("", "");
+    const char *aplic_s = "/soc/interrupt-controller@d000000";
+    g_autofree char *msi = NULL;
+    const char *stdout_path;
+    const fdt32_t *p;
+    int n;
+
+    g_assert(compatible(fdt, PCI_HOST_PATH, "pci-host-ecam-generic"));
+    g_assert_cmpuint(cell(fdt, PCI_HOST_PATH, "linux,pci-domain"), ==, 0);
+    g_assert_cmpuint(cell(fdt, PCI_HOST_PATH, "#address-cells"), ==, 3);
+    p = cells(fdt, PCI_HOST_PATH, "bus-range", &n);
+    g_assert_cmpuint(fdt32_to_cpu(p[1]), ==, 255);
+    msi = phandle_path(fdt, cell(fdt, PCI_HOST_PATH, "msi-parent"));
+    g_assert_cmpstr(msi, ==, "/soc/interrupt-controller@10080000000");
+
+    /* I/O first, then 32-bit and 64-bit memory, all fixed */
+    p = cells(fdt, PCI_HOST_PATH, "ranges", &n);
+    g_assert_cmpint(n, ==, 3 * 7);
+    g_assert_cmphex(fdt32_to_cpu(p[0]), ==, 0x01000000);
+    g_assert_cmphex(fdt32_to_cpu(p[2]), ==, 0);
+    g_assert_cmphex(fdt32_to_cpu(p[4]), ==, 0x03000000);
+    g_assert_cmphex(fdt32_to_cpu(p[6]), ==, 0x10000);
+    g_assert_cmphex(fdt32_to_cpu(p[7]), ==, 0x02000000);
+    g_assert_cmphex(fdt32_to_cpu(p[11]), ==, 0x40000000);
+    g_assert_cmphex(fdt32_to_cpu(p[14]), ==, 0x03000000);
+    g_assert_cmphex(fdt32_to_cpu(p[17]), ==, 0x200);
+    g_assert_cmphex(fdt32_to_cpu(p[18]), ==, 0);
+    g_assert_cmphex(fdt32_to_cpu(p[19]), ==, 0x100);
+
+    /* INTA-D of 4 slots, swizzled onto APLIC S sources 2-5 */
+    p = cells(fdt, PCI_HOST_PATH, "interrupt-map", &n);
+    g_assert_cmpint(n, ==, 16 * 7);
+    for (int row = 0; row < 16; row++) {
+        const fdt32_t *r = p + row * 7;
+        int slot = row / 4, pin = row % 4;
+
+        g_assert_cmphex(fdt32_to_cpu(r[0]), ==, slot << 11);
+        g_assert_cmpuint(fdt32_to_cpu(r[3]), ==, pin + 1);
+        g_assert_cmpuint(fdt32_to_cpu(r[4]), ==,
+                         cell(fdt, aplic_s, "phandle"));
+        g_assert_cmpuint(fdt32_to_cpu(r[5]), ==, 2 + (slot + pin) % 4);
+    }
+
+    /*
+     * The console's fixed I/O range, for firmware: PCI I/O 0x1000 through
+     * the host bridge's I/O window, in a container the OS does not probe.
+     */
+    g_assert_null(fdt_getprop(fdt, node(fdt, CONSOLE_WINDOW), "compatible",
+                              NULL));
+    g_assert_cmpuint(cell(fdt, CONSOLE_WINDOW, "#address-cells"), ==, 2);
+    p = cells(fdt, CONSOLE_WINDOW, "ranges", &n);
+    g_assert_cmpint(n, ==, 6);
+    g_assert_cmphex(fdt32_to_cpu(p[1]), ==, 0);
+    g_assert_cmphex(fdt32_to_cpu(p[3]), ==, 0x3000000);
+    g_assert_cmphex(fdt32_to_cpu(p[5]), ==, 0x10000);
+    g_assert(compatible(fdt, CONSOLE_PATH, "ns16550a"));
+    g_assert_cmpuint(cell(fdt, CONSOLE_PATH, "clock-frequency"), ==, 1843200);
+    p = cells(fdt, CONSOLE_PATH, "reg", &n);
+    g_assert_cmpint(n, ==, 4);
+    g_assert_cmphex(fdt32_to_cpu(p[1]), ==, 0x1000);
+    g_assert_cmphex(fdt32_to_cpu(p[3]), ==, 0x8);
+    stdout_path = fdt_getprop(fdt, node(fdt, "/chosen"), "stdout-path", NULL);
+    g_assert_cmpstr(stdout_path, ==, CONSOLE_PATH);
+
+    /* Firmware devices */
+    g_assert(compatible(fdt, "/soc/test@100000", "syscon"));
+    node(fdt, "/poweroff");
+    node(fdt, "/reboot");
+    g_assert(compatible(fdt, "/flash@20000000", "cfi-flash"));
+    g_assert(compatible(fdt, "/soc/mtimer@2000000", "riscv,aclint-mtimer"));
+    g_assert(fdt_getprop(fdt, node(fdt, "/cpus/cpu@0"), "numa-node-id",
+                         NULL) == NULL);
+}
+
+static void test_dt_aia_guests(void)
+{
+    g_autofree void *fdt = dump_dtb(",aia-guests=0", "-smp 2");
+    const char *imsic_s = "/soc/interrupt-controller@10080000000";
+
+    g_assert(!fdt_getprop(fdt, node(fdt, imsic_s), "riscv,guest-index-bits",
+                          NULL));
+}
+
+static void test_ecam(void)
+{
+    QTestState *qts = qtest_init("-M virt-pcie");
+
+    g_assert_cmphex(qtest_readl(qts, ecam(0, 0, PCI_VENDOR_ID)), ==,
+                    0x00081b36);
+    g_assert_cmphex(qtest_readl(qts, ecam(1, 0, PCI_VENDOR_ID)), ==,
+                    0x00021b36);
+    g_assert_cmphex(qtest_readl(qts, ecam(1, 0, 8)) >> 16, ==, 0x0700);
+    g_assert_cmphex(qtest_readb(qts, ecam(1, 0, PCI_CLASS_PROG)), ==, 0x02);
+    /* Slot 2 is free */
+    g_assert_cmphex(qtest_readl(qts, ecam(2, 0, PCI_VENDOR_ID)), ==,
+                    0xffffffff);
+    qtest_quit(qts);
+}
+
+static uint64_t csr_get(QTestState *qts, int csr)
+{
+    uint64_t val = 0;
+
+    qtest_csr_call(qts, "get_csr", 0, csr, &val);
+    return val;
+}
+
+static void csr_set(QTestState *qts, int csr, uint64_t val)
+{
+    qtest_csr_call(qts, "set_csr", 0, csr, &val);
+}
+
+/*
+ * A device's MSI write reaches the S-level file of hart 0.  The CPU model
+ * is a fixed one: without TCG the generic rv64 has no CSRs to read.
+ */
+static void test_msi(void)
+{
+    QTestState *qts = qtest_init("-M virt-pcie -smp 2 -cpu veyron-v1 "
+                                 "-device edu,addr=02.0");
+    uint8_t cap;
+
+    csr_set(qts, CSR_SISELECT, ISELECT_EIP0);
+    g_assert_cmphex(csr_get(qts, CSR_SIREG), ==, 0);
+
+    for (cap = qtest_readb(qts, ecam(EDU_SLOT, 0, PCI_CAPABILITY_LIST));
+         cap && qtest_readb(qts, ecam(EDU_SLOT, 0, cap)) != PCI_CAP_ID_MSI;
+         cap = qtest_readb(qts, ecam(EDU_SLOT, 0, cap + 1))) {
+        continue;
+    }
+    g_assert_cmpuint(cap, !=, 0);
+    g_assert(qtest_readw(qts, ecam(EDU_SLOT, 0, cap + PCI_MSI_FLAGS)) &
+             PCI_MSI_FLAGS_64BIT);
+
+    qtest_writel(qts, ecam(EDU_SLOT, 0, PCI_BASE_ADDRESS_0), PCIE_MMIO_BASE);
+    qtest_writew(qts, ecam(EDU_SLOT, 0, PCI_COMMAND),
+                 PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    qtest_writel(qts, ecam(EDU_SLOT, 0, cap + PCI_MSI_ADDRESS_LO),
+                 (uint32_t)IMSIC_S_BASE);
+    qtest_writel(qts, ecam(EDU_SLOT, 0, cap + PCI_MSI_ADDRESS_HI),
+                 IMSIC_S_BASE >> 32);
+    qtest_writew(qts, ecam(EDU_SLOT, 0, cap + PCI_MSI_DATA_64), MSI_ID);
+    qtest_writew(qts, ecam(EDU_SLOT, 0, cap + PCI_MSI_FLAGS),
+                 PCI_MSI_FLAGS_64BIT | PCI_MSI_FLAGS_ENABLE);
+
+    qtest_writel(qts, PCIE_MMIO_BASE + EDU_RAISE_IRQ, 1);
+    g_assert_cmphex(csr_get(qts, CSR_SIREG), ==, 1ULL << MSI_ID);
+
+    /* Hart 1 got nothing */
+    qtest_csr_call(qts, "set_csr", 1, CSR_SISELECT,
+                   &(uint64_t) { ISELECT_EIP0 });
+    {
+        uint64_t val = 0;
+
+        qtest_csr_call(qts, "get_csr", 1, CSR_SIREG, &val);
+        g_assert_cmphex(val, ==, 0);
+    }
+    qtest_quit(qts);
+}
+
+/* Regions of "info mtree" directly below the system memory container */
+static void test_mmio_policy(void)
+{
+    static const char *const allowed[] = {
+        "riscv_virt_pcie.mrom", "riscv.sifive.test", "goldfish_rtc",
+        "riscv.aclint.mtimer", "riscv.aplic", "riscv.imsic",
+        "virt-pcie.flash0", "virt-pcie.flash1", "pcie-ecam", "pcie-mmio",
+        "pcie-mmio-high", "gpex_ioport_window", "riscv_virt_pcie.ram",
+    };
+    QTestState *qts = qtest_init("-M virt-pcie -smp 2");
+    g_autofree char *mtree = qtest_hmp(qts, "info mtree");
+    g_auto(GStrv) lines = g_strsplit(mtree, "\n", -1);
+    bool in_system = false;
+    int regions = 0;
+
+    for (int i = 0; lines[i]; i++) {
+        const char *line = lines[i];
+        const char *name;
+        bool ok = false;
+
+        if (g_str_has_prefix(line, "address-space: memory")) {
+            in_system = true;
+            continue;
+        }
+        if (!in_system) {
+            continue;
+        }
+        if (!*line || *line == '\r') {
+            break;      /* the end of the system memory tree */
+        }
+        /* Direct children are indented by 4 spaces */
+        if (!g_str_has_prefix(line, "    ") || line[4] == ' ') {
+            continue;
+        }
+        name = strrchr(line, ':');
+        g_assert(name);
+        name += 2;
+        if (g_str_has_prefix(name, "alias ")) {
+            name += strlen("alias ");
+        }
+        for (int j = 0; j < ARRAY_SIZE(allowed); j++) {
+            ok |= g_str_has_prefix(name, allowed[j]);
+        }
+        if (!ok) {
+            g_test_message("unexpected region: %s", line);
+        }
+        g_assert(ok);
+        regions++;
+    }
+    /* mrom, test, rtc, mtimer, 2 aplic, 2 imsic, 2 flash, 4 pcie, ram */
+    g_assert_cmpint(regions, ==, 15);
+    qtest_quit(qts);
+}
+
+/* The largest machine: 4096 harts in 2 sockets */
+static void test_4096_harts(void)
+{
+    gint64 start = g_get_monotonic_time();
+    g_autofree void *fdt = dump_dtb("", "-smp 4096,sockets=2 -m 1G");
+    int cpus = 0;
+
+    g_test_message("4096 harts created in %.1f s",
+                   (g_get_monotonic_time() - start) / 1e6);
+    for (int off = fdt_first_subnode(fdt, node(fdt, "/cpus")); off >= 0;
+         off = fdt_next_subnode(fdt, off)) {
+        const char *name = fdt_get_name(fdt, off, NULL);
+
+        cpus += g_str_has_prefix(name, "cpu@");
+    }
+    g_assert_cmpint(cpus, ==, 4096);
+    node(fdt, "/cpus/cpu@4095");
+    g_assert_cmpuint(cell(fdt, "/cpus/cpu@4095", "numa-node-id"), ==, 1);
+}
+
+typedef struct Refused {
+    const char *name;
+    const char *args;
+    const char *message;
+} Refused;
+
+static const Refused refused[] = {
+    { "smp-4097", "-smp 4097", "4097" },
+    { "socket-4096", "-smp 4096,sockets=1", "4096 harts" },
+    { "sockets-32", "-smp 32,sockets=32", "32 sockets" },
+    { "ram-64M", "-m 64M", "64 MiB" },
+    { "ram-2T", "-m 2T", "2097152 MiB" },
+    { "aia-guests-8", "-M virt-pcie,aia-guests=8", "aia-guests value 8" },
+    { "sysbus-device", "-device goldfish_rtc", "goldfish_rtc" },
+    { "virtio-mmio", "-device virtio-net-device", "virtio-net-device" },
+    /* qtest lets firmware be missing: check this one under TCG */
+    { "bios-missing", "-accel tcg -bios /nonexistent/fw.bin",
+      "/nonexistent/fw.bin" },
+    { "dtb-missing", "-dtb /nonexistent/x.dtb", "/nonexistent/x.dtb" },
+    { "maxcpus", "-smp 2,maxcpus=4", "maxcpus (4)" },
+};
+
+static void test_refused(const void *opaque)
+{
+    const Refused *r = opaque;
+    g_autofree char *dir = g_dir_make_tmp("virt-pcie-XXXXXX", NULL);
+    g_autofree char *file = g_build_filename(dir, "x.dtb", NULL);
+    /* dumpdtb makes a machine that is wrongly accepted exit at once */
+    g_autofree char *args = g_strdup_printf("-M virt-pcie,dumpdtb=%s %s %s",
+                                            file, r->args,
+                                            strstr(r->args, "-accel") ? "" :
+                                            "-accel qtest");
+    g_autofree char *err = NULL;
+
+    g_assert_cmpint(run_qemu(args, &err), ==, 1);
+    if (!strstr(err, r->message)) {
+        g_test_message("stderr: %s", err);
+    }
+    g_assert(strstr(err, r->message));
+    unlink(file);
+    rmdir(dir);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    qtest_add_func("/virt-pcie/dt/interrupts", test_dt_interrupts);
+    qtest_add_func("/virt-pcie/dt/pcie", test_dt_pcie);
+    qtest_add_func("/virt-pcie/dt/aia-guests", test_dt_aia_guests);
+    qtest_add_func("/virt-pcie/ecam", test_ecam);
+    qtest_add_func("/virt-pcie/msi", test_msi);
+    qtest_add_func("/virt-pcie/mmio-policy", test_mmio_policy);
+    qtest_add_func("/virt-pcie/harts-4096", test_4096_harts);
+    for (int i = 0; i < ARRAY_SIZE(refused); i++) {
+        g_autofree char *name = g_strdup_printf("/virt-pcie/refused/%s",
+                                                refused[i].name);
+
+        qtest_add_data_func(name, &refused[i], test_refused);
+    }
+    return g_test_run();
+}
