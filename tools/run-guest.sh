@@ -3,8 +3,7 @@
 #
 # Boot the stock guest kit on the fork, to a shell on this terminal.
 # Ctrl-A X leaves QEMU. Variables:
-#   VP_MACHINE   machine and options (default: virt,aia=aplic-imsic until the
-#                virt-pcie board lands)
+#   VP_MACHINE   machine and options (default: virt-pcie)
 #   VP_OPENSBI   kit firmware version (default: the newest in build/guest)
 #   VP_APPEND    extra kernel command line
 #   Any arguments are passed on to QEMU.
@@ -15,7 +14,7 @@ VP_TOOL=run-guest
 
 guest=$VP_BUILD/guest
 qemu=$VP_BUILD/qemu-system-riscv64
-machine=${VP_MACHINE:-virt,aia=aplic-imsic}
+machine=${VP_MACHINE:-virt-pcie}
 opensbi=${VP_OPENSBI:-$(ls -d "$guest"/opensbi-* | sort -V | tail -n 1 | sed 's/.*opensbi-//')}
 fw=$guest/opensbi-$opensbi/fw_dynamic.bin
 for f in "$qemu" "$guest/Image" "$guest/initrd.cpio.gz" "$fw"; do
