@@ -19,7 +19,7 @@
 #define IMSIC_S_BASE        0x10080000000ULL
 #define PCI_HOST_PATH       "/soc/pci@30000000"
 #define CONSOLE_WINDOW      "/soc/pci-io@3000000"
-#define CONSOLE_PATH        CONSOLE_WINDOW "/serial@1000"
+#define CONSOLE_PATH        CONSOLE_WINDOW "/serial@ff8"
 
 /* PCI configuration space */
 #define PCI_VENDOR_ID       0x00
@@ -271,7 +271,7 @@ static void test_dt_pcie(void)
     }
 
     /*
-     * The console's fixed I/O range, for firmware: PCI I/O 0x1000 through
+     * The console's fixed I/O range, for firmware: PCI I/O 0xff8 through
      * the host bridge's I/O window, in a container the OS does not probe.
      */
     g_assert_null(fdt_getprop(fdt, node(fdt, CONSOLE_WINDOW), "compatible",
@@ -286,7 +286,7 @@ static void test_dt_pcie(void)
     g_assert_cmpuint(cell(fdt, CONSOLE_PATH, "clock-frequency"), ==, 1843200);
     p = cells(fdt, CONSOLE_PATH, "reg", &n);
     g_assert_cmpint(n, ==, 4);
-    g_assert_cmphex(fdt32_to_cpu(p[1]), ==, 0x1000);
+    g_assert_cmphex(fdt32_to_cpu(p[1]), ==, 0xff8);
     g_assert_cmphex(fdt32_to_cpu(p[3]), ==, 0x8);
     stdout_path = fdt_getprop(fdt, node(fdt, "/chosen"), "stdout-path", NULL);
     g_assert_cmpstr(stdout_path, ==, CONSOLE_PATH);

@@ -32,7 +32,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(RISCVVirtPcieState, RISCV_VIRT_PCIE_MACHINE)
 
 /* The built-in console function and its fixed I/O range */
 #define VIRT_PCIE_CONSOLE_SLOT      1
-#define VIRT_PCIE_CONSOLE_IO_BASE   0x1000
+#define VIRT_PCIE_CONSOLE_IO_BASE   0xff8
 #define VIRT_PCIE_CONSOLE_IO_SIZE   8
 
 enum {
