@@ -18,6 +18,7 @@ wanted=(
     dpkg-dev                                                 # apt-get source (dpkg-source)
     cpio kmod xz-utils gzip                                  # guest kit
     device-tree-compiler socat xorriso                       # tests (xorriso: cdrom-test)
+    time                                                     # make bench (/usr/bin/time)
 )
 
 missing=()

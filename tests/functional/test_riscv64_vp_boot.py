@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The stock guest kit (Debian kernel and OpenSBI, busybox initramfs) on
+# -M virt-pcie. Everything is checked from what the guest reports about
+# itself, or from the console QEMU shows:
+#  - the console (-serial, as -nographic gives), with the machine's own
+#    device tree: the OpenSBI banner (1.6 and 1.5.1), then Linux
+#    earlycon=sbi, then the kernel log on ttyS0, then the guest's shell
+#    output; ttyS0 is the console function 00:01.0 and the only ttyS on it;
+#  - a boot with the common PCIe devices (NVMe, virtio-blk/net/scsi, e1000e,
+#    a second pci-serial): every function bound to its driver, every device
+#    interrupt delivered by the IMSIC (PCI-MSI/MSI-X, or APLIC-MSI for wired
+#    sources), the RTC reads, and the guest powers off with exit code 0;
+#  - reboot (two boots seen) and poweroff;
+#  - a device hot-plugged into a pcie-root-port is bound (found by a bus
+#    rescan: the stock kernel has no pciehp), on a machine with 8 harts in 2
+#    sockets.
+#
+import re
+
+from qemu.machine.machine import AbnormalShutdown
+
+from vp_guest import GuestRun, KitTest
+
+MACHINE = 'virt-pcie'
+
+NVME = '1b36:0010'
+PCI_SERIAL = '1b36:0002'
+E1000E = '8086:10d3'
+VIRTIO_BLK = ('1af4:1001', '1af4:1042')
+VIRTIO_NET = ('1af4:1000', '1af4:1041')
+VIRTIO_SCSI = ('1af4:1004', '1af4:1048')
+CONSOLE_BDF = '0000:00:01.0'
+
+# Interrupt controllers whose lines are MSIs written to an IMSIC
+MSI_CHIPS = ('PCI-MSI', 'PCI-MSIX', 'APLIC-MSI', 'IMSIC')
+
+# Guest commands. Linux passes at most 32 words after "--" to init, so
+# they are terse.
+# Which device each ttyS is, the active console, the NVMe size.
+TTY_CMD = ('for t in /sys/class/tty/ttyS*;do echo VP-TTY $t $(readlink $t/device);'
+           'done;echo VP-ACTIVE $(cat /sys/class/tty/console/active);'
+           'echo VP-NVME-SIZE $(cat /sys/block/nvme0n1/size)')
+
+# Wait until the function behind the root port (01:00.0) is bound, then
+# show every function's driver, its IDs and the interrupts. Debian's
+# riscv64 kernel has no PCI hot-plug driver (CONFIG_HOTPLUG_PCI is not set),
+# so the guest finds the new function by rescanning the bus, as an OS
+# without pciehp would. For the same reason the root port has no slot power
+# controller (power_controller_present=off): nobody in the guest would turn
+# the slot's power on, and QEMU hides the functions of a powered-off slot.
+HP = '/sys/bus/pci/devices/0000:01:00.0'
+HOTPLUG_CMD = (f'while [ ! -e {HP}/driver ];do echo 1 >/sys/bus/pci/rescan;'
+               'sleep 1;done;ls -l /sys/bus/pci/devices/*/driver;'
+               f'echo VP-HP-ID $(cat {HP}/vendor {HP}/device);'
+               'cat /proc/interrupts')
+
+
+class KitOnVirtPcie(KitTest):
+
+    timeout = 600
+
+    # -- helpers
+
+    def launch(self, args=(), opensbi='1.6', cmd=None, append='', smp=2,
+               mem='1G', reboot=False, name='kit'):
+        """Start the kit without waiting; the console is -serial."""
+        cmdline = 'console=ttyS0 earlycon=sbi panic=-1 ' + append
+        if cmd:
+            cmdline += ' -- ' + cmd
+        vm = self.get_vm(name=name)
+        vm.set_machine(MACHINE)
+        vm.set_console()
+        if not reboot:
+            vm.add_args('-no-reboot')
+        vm.add_args('-m', mem, '-smp', str(smp),
+                    '-bios', self.kit(f'opensbi-{opensbi}', 'fw_dynamic.bin'),
+                    '-kernel', self.kit('Image'),
+                    '-initrd', self.kit('initrd.cpio.gz'),
+                    '-append', cmdline.strip(), *args)
+        vm.launch()
+        return vm
+
+    def read_boot(self, vm, until, timeout, first='OpenSBI v', wait=120):
+        """The console up to UNTIL; fails early if FIRST does not come.
+
+        Without a console OpenSBI prints nothing (1.6 stops the hart), so
+        a silent start is reported after WAIT s instead of the full TIMEOUT.
+        """
+        head = self.read_console(vm, first, wait)
+        if first not in head:
+            try:
+                vm.shutdown()
+            except AbnormalShutdown:
+                pass
+            self.fail(f'no "{first}" on the console (-serial) within {wait} s'
+                      + (': the firmware found no console it can drive'
+                         if first.startswith('OpenSBI') else '')
+                      + '; console:\n' + head[-2000:])
+        return head + self.read_console(vm, until, timeout)
+
+    def finish(self, vm, console):
+        if 'VP-POWEROFF' in console:
+            vm.wait(timeout=30)
+        else:
+            try:
+                vm.shutdown()
+            except AbnormalShutdown:
+                pass    # QEMU had exited already: the checks say why
+        return GuestRun(console, vm.exitcode())
+
+    def assert_report(self, run):
+        self.assertIsNotNone(run.report, 'the guest printed no VP-REPORT; '
+                             'console tail:\n' + run.console[-3000:])
+        return run.report
+
+    def function(self, report, ids, driver):
+        """The one function with an id in IDS, bound to DRIVER."""
+        ids = (ids,) if isinstance(ids, str) else ids
+        funcs = [f for i in ids for f in report.functions(i)]
+        self.assertEqual(len(funcs), 1, f'functions {ids}: {funcs}')
+        self.assertEqual(funcs[0]['driver'], driver,
+                         f'{ids} at {funcs[0]["bdf"]} is not bound to {driver}')
+        return funcs[0]
+
+    def irq_chips(self, lines):
+        """(irq, chip, hwirq, name) of every numbered /proc/interrupts line."""
+        header = lines[0].split()
+        ncpu = len(header)
+        out = []
+        for l in lines[1:]:
+            f = l.split()
+            if not f or not f[0].rstrip(':').isdigit():
+                continue        # IPIn:, ERR: and the like
+            rest = f[1 + ncpu:]
+            # chip names may contain a space ("RISC-V INTC")
+            if rest[:2] == ['RISC-V', 'INTC']:
+                chip, rest = 'RISC-V INTC', rest[2:]
+            else:
+                chip, rest = rest[0], rest[1:]
+            # hwirq, trigger, [-flow handler], action names
+            out.append((f[0].rstrip(':'), chip, rest[0] if rest else '',
+                        ' '.join(x for x in rest[2:] if not x.startswith('-'))))
+        return out
+
+    def assert_imsic_only(self, lines, ncpu=None):
+        self.assertTrue(lines, 'no /proc/interrupts in the report')
+        if ncpu is not None:
+            self.assertEqual(lines[0].split(),
+                             [f'CPU{i}' for i in range(ncpu)],
+                             '/proc/interrupts CPU header')
+        chips = self.irq_chips(lines)
+        self.assertTrue(chips, 'no interrupt lines in /proc/interrupts')
+        for irq, chip, hwirq, name in chips:
+            if chip == 'RISC-V INTC':
+                # only the timer (hwirq 5) may be a local interrupt
+                self.assertEqual(hwirq, '5',
+                                 f'IRQ {irq} ({name}) is a RISC-V INTC local '
+                                 f'interrupt {hwirq}, not the timer')
+                continue
+            self.assertTrue(chip.startswith(MSI_CHIPS),
+                            f'IRQ {irq} ({name}) is on controller {chip}, '
+                            'not IMSIC-delivered')
+        return chips
+
+    def console_order(self, console, opensbi):
+        """Positions of the console milestones, which must be in order."""
+        banner = {'1.6': r'OpenSBI v1\.6\n', '1.5.1': r'OpenSBI v1\.5\n'}[opensbi]
+        marks = [('OpenSBI banner', banner),
+                 ('earlycon=sbi', r'earlycon: sbi0'),
+                 ('kernel console on ttyS0', r'console \[ttyS0\] enabled'),
+                 ('boot console handed over', r'bootconsole \[sbi0\] disabled'),
+                 ('guest report', r'VP-REPORT-BEGIN')]
+        pos = []
+        for what, regex in marks:
+            m = re.search(regex, console)
+            self.assertIsNotNone(m, f'no {what} ({regex}) on the console; '
+                                 'console head:\n' + console[:3000])
+            pos.append((m.start(), what))
+        self.assertEqual([w for _, w in sorted(pos)], [w for _, w in pos],
+                         'console milestones out of order')
+
+    # -- tests
+
+    def check_ttys(self, run):
+        """ttyS0 is the console function and the only ttyS on it."""
+        # the tty's device is the serial port device "BDF:ctrl.port" (Linux
+        # 6.10 and later) or the PCI function itself
+        ttys = {t: re.sub(r':\d+\.\d+$', '', d.rsplit('/', 1)[-1])
+                for t, d in re.findall(
+            r'^VP-TTY /sys/class/tty/(ttyS\d+) ?(\S*)$', run.console, re.M)}
+        on_console = [t for t, dev in ttys.items() if dev == CONSOLE_BDF]
+        self.assertEqual(on_console, ['ttyS0'],
+                         f'ttyS devices on {CONSOLE_BDF}: {ttys}')
+        self.assertIn('ttyS0', self.assert_report(run).ttys)
+        self.assertRegex(run.console, r'VP-ACTIVE .*\bttyS0\b',
+                         'ttyS0 is not the active console')
+
+    def check_console(self, opensbi):
+        """Stock device tree: firmware, earlycon, ttyS0, shell, in order."""
+        vm = self.launch(opensbi=opensbi, cmd=TTY_CMD)
+        run = self.finish(vm, self.read_boot(vm, 'VP-POWEROFF', 180))
+        self.console_order(run.console, opensbi)
+        self.check_ttys(run)
+        self.assertEqual(run.exitcode, 0, 'QEMU did not exit cleanly on poweroff')
+
+    def test_console_opensbi_1_6(self):
+        self.check_console('1.6')
+
+    def test_console_opensbi_1_5_1(self):
+        self.check_console('1.5.1')
+
+    def test_devices_poweroff(self):
+        d = [self.scratch_disk(n) for n in ('nvme.img', 'vblk.img', 'scsi.img')]
+        args = ['-device', 'nvme,serial=vp0,drive=d0',
+                '-drive', f'if=none,id=d0,file={d[0]},format=raw',
+                '-device', 'virtio-blk-pci,drive=d1',
+                '-drive', f'if=none,id=d1,file={d[1]},format=raw',
+                '-device', 'virtio-net-pci,netdev=n0,romfile=',
+                '-netdev', 'user,id=n0',
+                '-device', 'virtio-scsi-pci,id=scsi0',
+                '-device', 'scsi-hd,bus=scsi0.0,drive=d2',
+                '-drive', f'if=none,id=d2,file={d[2]},format=raw',
+                '-device', 'e1000e,netdev=n1,romfile=',
+                '-netdev', 'user,id=n1',
+                '-device', 'pci-serial,chardev=ps1',
+                '-chardev', 'null,id=ps1']
+        vm = self.launch(args, cmd=TTY_CMD)
+        run = self.finish(vm, self.read_boot(vm, 'VP-POWEROFF', 240,
+                                             first='Linux version', wait=240))
+        r = self.assert_report(run)
+
+        self.function(r, NVME, 'nvme')
+        self.function(r, VIRTIO_BLK, 'virtio-pci')
+        self.function(r, VIRTIO_NET, 'virtio-pci')
+        self.function(r, VIRTIO_SCSI, 'virtio-pci')
+        self.function(r, E1000E, 'e1000e')
+        serials = r.functions(PCI_SERIAL)
+        self.assertEqual(sorted(f['bdf'] for f in serials)[0], CONSOLE_BDF,
+                         'the console function is not at 00:01.0')
+        self.assertEqual(len(serials), 2, f'pci-serial functions: {serials}')
+        for f in serials:
+            self.assertEqual(f['driver'], 'serial', f'pci-serial at {f["bdf"]}')
+        for bdf, f in r.pci.items():
+            if f['id'] != '1b36:0008':      # the host bridge has no driver
+                self.assertNotEqual(f['irq'], 'none', f'{bdf} has no interrupt')
+
+        chips = self.assert_imsic_only(r.interrupts)
+        names = ' '.join(f'{c}:{n}' for _, c, _, n in chips)
+        # (the NICs request their lines only when the interface goes up)
+        for want in (r'PCI-MSIX?-0000:00:\w\w\.0:nvme0q', r'virtio\d+-',
+                     r'(APLIC-MSI|PCI-MSI)\S*:ttyS0'):
+            self.assertRegex(names, want, 'no such line in /proc/interrupts')
+
+        self.assertRegex(r.rtc, r'^\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4}',
+                         '/dev/rtc0 did not read')
+        self.check_ttys(run)
+        # The 64 MiB NVMe namespace is 131072 sectors.
+        self.assertIn('VP-NVME-SIZE 131072', run.console)
+        self.assertEqual(run.cmd_rc, 0)
+        self.assertIn('VP-POWEROFF', run.console)
+        self.assertEqual(run.exitcode, 0, 'QEMU did not exit cleanly on poweroff')
+
+    def test_reboot(self):
+        vm = self.launch(cmd='true', append='vp.reboot=1', reboot=True)
+        first = self.read_boot(vm, 'VP-REPORT-END', 180, first='Linux version', wait=240)
+        second = self.read_console(vm, 'VP-REPORT-END', 180)
+        vm.shutdown()
+        console = first + second
+        self.assertIsNotNone(GuestRun(first, None).report, 'first boot: no report')
+        self.assertIn('VP-REBOOT', second, 'the first boot did not reboot')
+        after = second[second.index('VP-REBOOT'):]
+        self.assertIn('Linux version', after, 'no kernel after the reboot')
+        self.assertIn('VP-REPORT-END', after, 'the second boot did not '
+                      'reach userspace; console tail:\n' + console[-3000:])
+        self.assertEqual(console.count('VP-REPORT-BEGIN'), 2)
+        self.assertIn('ttyS0', self.assert_report(GuestRun(after, None)).ttys)
+
+    def test_hotplug_root_port_smp8_two_sockets(self):
+        vm = self.launch(['-device', 'pcie-root-port,id=rp0,chassis=1,'
+                          'power_controller_present=off',
+                          '-netdev', 'user,id=hn0'],
+                         cmd=HOTPLUG_CMD, smp='8,sockets=2')
+        first = self.read_boot(vm, 'VP-REPORT-END', 240, first='Linux version', wait=240)
+        run0 = GuestRun(first, None)
+        r = self.assert_report(run0)
+        # 8 harts: the /proc/interrupts header of the report
+        self.assert_imsic_only(r.interrupts, ncpu=8)
+        self.assertEqual([b for b in r.pci if b.startswith('0000:01:')], [],
+                         'bus 01 is not empty before the hot-plug')
+        rp = r.functions('1b36:000c')
+        self.assertEqual(len(rp), 1, 'no pcie-root-port in the report')
+        self.assertEqual(rp[0]['driver'], 'pcieport')
+        self.assertIn(rp[0]['irq'], ('msi', 'msix'),
+                      'the root port (hot-plug interrupt) is not on MSI')
+
+        vm.cmd('device_add', driver='virtio-net-pci', id='hp0', bus='rp0',
+               netdev='hn0', romfile='')
+        rest = self.read_console(vm, 'VP-POWEROFF', 180)
+        run = self.finish(vm, first + rest)
+        drivers = dict(re.findall(r'devices/(\S+)/driver -> \S*/drivers/(\S+)',
+                                  rest))
+        self.assertTrue(drivers, 'the guest listed no PCI drivers after the '
+                        'hot-plug; console tail:\n' + rest[-3000:])
+        self.assertEqual(drivers.get('0000:01:00.0'), 'virtio-pci',
+                         f'01:00.0 is not bound after the hot-plug: {drivers}')
+        ids = re.search(r'^VP-HP-ID 0x(\w+) 0x(\w+)$', rest, re.M)
+        self.assertIsNotNone(ids, 'no IDs of 01:00.0')
+        self.assertIn(f'{ids.group(1)}:{ids.group(2)}', VIRTIO_NET,
+                      '01:00.0 is not the hot-plugged virtio-net')
+        irq = rest[rest.rindex('CPU0'):].splitlines()
+        chips = self.assert_imsic_only(irq, ncpu=8)
+        self.assertTrue([c for _, c, _, _ in chips
+                         if c.startswith('PCI-MSI') and '0000:01:00.0' in c],
+                        'no MSI line of the hot-plugged function')
+        self.assertEqual(run.cmd_rc, 0)
+        self.assertEqual(run.exitcode, 0, 'QEMU did not exit cleanly on poweroff')
+
+
+if __name__ == '__main__':
+    KitTest.main()

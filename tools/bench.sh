@@ -1,0 +1,214 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Benchmarks of -M virt-pcie against upstream-base -M virt,aia=aplic-imsic,
+# in one run, with the same binary ("make bench"; not part of "make check"):
+#
+#  1. Boot to userspace of the stock guest kit (OpenSBI 1.6, Debian kernel,
+#     busybox initramfs) with an NVMe disk and a virtio-net NIC: the wall time
+#     from QEMU's start to the guest's VP-REPORT-BEGIN line, and the guest's
+#     own uptime when it printed its report. ROUNDS rounds, the two machines
+#     interleaved so that load on the host hits both alike.
+#  2. Machine creation: QEMU started paused (-S), until it has answered a
+#     QMP "quit" (the monitor runs only once the machine is built), with its
+#     peak RSS; virt-pcie at 1, 512 and 4096 harts, virt at 1 and 512 (its
+#     maximum). CREATE_ROUNDS rounds, interleaved.
+#
+# Medians are printed, and the ratio virt-pcie / virt.
+#
+# Environment: QEMU (default build/qemu-system-riscv64), VP_GUEST (default
+# build/guest), ROUNDS (default 5), CREATE_ROUNDS (default 3), BOOT_TIMEOUT
+# (seconds per boot, default 300), OPENSBI (kit firmware, default 1.6).
+
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+QEMU=${QEMU:-build/qemu-system-riscv64}
+GUEST=${VP_GUEST:-build/guest}
+ROUNDS=${ROUNDS:-5}
+CREATE_ROUNDS=${CREATE_ROUNDS:-3}
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-300}
+OPENSBI=${OPENSBI:-1.6}
+
+die()
+{
+    echo "bench: error: $*" >&2
+    exit 1
+}
+
+[ -x "$QEMU" ] || die "$QEMU is not an executable (set QEMU=...)"
+for f in Image initrd.cpio.gz "opensbi-$OPENSBI/fw_dynamic.bin"; do
+    [ -e "$GUEST/$f" ] || die "$GUEST/$f is missing (run 'make kit')"
+done
+command -v /usr/bin/time > /dev/null || die "/usr/bin/time is needed (apt-get install time)"
+"$QEMU" -M help | grep -q '^virt-pcie ' || die "$QEMU has no machine virt-pcie"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+truncate -s 64M "$work/nvme.img"
+
+# Extra arguments of the virt-pcie boots
+VP_ARGS=()
+
+# median FILE: the median of the numbers in FILE, one a line
+median()
+{
+    sort -g "$1" | awk '{ v[NR] = $1 }
+        END { if (NR == 0) { print "nan"; exit }
+              if (NR % 2) print v[(NR + 1) / 2]
+              else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# ratio A B: A / B to 2 decimals
+ratio()
+{
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "nan" || b == "nan")
+        print "n/a"; else printf "%.2f\n", a / b }'
+}
+
+# boot NAME MACHINE [ARGS...]: one boot of the kit; appends the wall time to
+# $work/NAME.wall and the guest uptime to $work/NAME.up
+boot()
+{
+    local name=$1 machine=$2 start now line wall='' up='' log
+    shift 2
+    log=$work/$name.console
+    start=$EPOCHREALTIME
+    while IFS= read -r line; do
+        line=${line%$'\r'}
+        echo "$line" >> "$log"
+        case $line in
+            VP-REPORT-BEGIN)
+                now=$EPOCHREALTIME
+                wall=$(awk -v a="$start" -v b="$now" 'BEGIN { printf "%.3f", b - a }')
+                ;;
+            "uptime "*) up=${line#uptime } ;;
+        esac
+    done < <(timeout "$BOOT_TIMEOUT" "$QEMU" -M "$machine" -m 1G -smp 2 \
+        -display none -nodefaults -serial stdio -no-reboot \
+        -bios "$GUEST/opensbi-$OPENSBI/fw_dynamic.bin" "$@" \
+        -kernel "$GUEST/Image" -initrd "$GUEST/initrd.cpio.gz" \
+        -append 'console=ttyS0 earlycon=sbi panic=-1 -- true' \
+        -device nvme,serial=b0,drive=d0 \
+        -drive "if=none,id=d0,file=$work/nvme.img,format=raw" \
+        -device virtio-net-pci,netdev=n0,romfile= -netdev user,id=n0 2>&1)
+    if [ -z "$wall" ] || [ -z "$up" ]; then
+        echo "  $name ($machine) did NOT reach userspace within ${BOOT_TIMEOUT} s;" \
+            "console tail ($(grep -c . "$log" 2>/dev/null || echo 0) lines in all):"
+        tail -n 5 "$log" 2>/dev/null | sed 's/^/    | /'
+        echo x >> "$work/$name.failed"
+        return 0
+    fi
+    echo "$wall" >> "$work/$name.wall"
+    echo "$up" >> "$work/$name.up"
+    printf '  %-10s %8.2f s to VP-REPORT-BEGIN, guest uptime %6.2f s\n' \
+        "$name" "$wall" "$up"
+}
+
+# create NAME MACHINE SMP: one paused machine creation; appends seconds to
+# $work/NAME.create and peak RSS (MiB) to $work/NAME.rss
+create()
+{
+    local name=$1 machine=$2 smp=$3 out start secs rss
+    out=$work/$name.time
+    start=$EPOCHREALTIME
+    if ! printf '%s\n' '{"execute":"qmp_capabilities"}' '{"execute":"quit"}' |
+        timeout "$BOOT_TIMEOUT" /usr/bin/time -o "$out" -f '%e %M' \
+            "$QEMU" -M "$machine" -smp "$smp" -bios none -S -display none \
+            -nodefaults -qmp stdio > "$work/$name.qmp" 2>&1; then
+        echo "bench: creating $machine -smp $smp failed:" >&2
+        cat "$work/$name.qmp" "$out" >&2
+        exit 1
+    fi
+    grep -q '"return"' "$work/$name.qmp" || die "no QMP answer from $machine -smp $smp"
+    secs=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
+    read -r _ rss < <(tail -n 1 "$out")
+    echo "$secs" >> "$work/$name.create"
+    echo $((rss / 1024)) >> "$work/$name.rss"
+    printf '  %-22s %8.3f s, peak RSS %6d MiB\n' "$name" "$secs" $((rss / 1024))
+}
+
+VIRT='virt,aia=aplic-imsic'
+echo "bench: $QEMU ($("$QEMU" --version | head -n 1)), $(nproc) host CPUs"
+echo "bench: guest kit $GUEST ($(cat "$GUEST/kernel-version" 2>/dev/null || echo '?'))"
+
+echo
+echo "== Boot to userspace (nvme + virtio-net, -smp 2, -m 1G, OpenSBI $OPENSBI), $ROUNDS rounds"
+for r in $(seq "$ROUNDS"); do
+    echo " round $r"
+    # A machine that failed its first boot is not tried again: each failure
+    # costs BOOT_TIMEOUT.
+    for m in "virt-pcie virt-pcie" "virt $VIRT"; do
+        read -r name machine <<< "$m"
+        if [ "$r" -gt 1 ] && [ ! -e "$work/$name.wall" ]; then
+            echo "  $name: skipped (failed in round 1)"
+            continue
+        fi
+        if [ "$name" = virt-pcie ]; then
+            boot "$name" "$machine" ${VP_ARGS[@]+"${VP_ARGS[@]}"}
+        else
+            boot "$name" "$machine"
+        fi
+    done
+done
+
+echo
+echo "== Machine creation (paused, until QMP quit), $CREATE_ROUNDS rounds"
+CREATE=(
+    "virt-pcie-1 virt-pcie 1"
+    "virt-1 $VIRT 1"
+    "virt-pcie-512 virt-pcie 512,sockets=4"
+    "virt-512 $VIRT 512,sockets=4"
+    "virt-pcie-4096 virt-pcie 4096,sockets=16"
+)
+for r in $(seq "$CREATE_ROUNDS"); do
+    echo " round $r"
+    for c in "${CREATE[@]}"; do
+        # shellcheck disable=SC2086
+        create $c
+    done
+done
+
+echo
+echo "== Results (medians)"
+# med NAME.KIND: median of that file, "nan" if no sample
+med()
+{
+    if [ -s "$work/$1" ]; then median "$work/$1"; else echo nan; fi
+}
+
+# secs VALUE: "12.34s", or "FAILED" for no sample
+secs()
+{
+    if [ "$1" = nan ]; then echo FAILED; else printf '%.2fs\n' "$1"; fi
+}
+
+bp=$(med virt-pcie.wall); bv=$(med virt.wall)
+up=$(med virt-pcie.up); uv=$(med virt.up)
+printf '%-34s %12s %12s %8s\n' '' virt-pcie virt ratio
+printf '%-34s %12s %12s %8s\n' 'boot: start to VP-REPORT-BEGIN' \
+    "$(secs "$bp")" "$(secs "$bv")" "$(ratio "$bp" "$bv")"
+printf '%-34s %12s %12s %8s\n' 'boot: guest uptime at report' \
+    "$(secs "$up")" "$(secs "$uv")" "$(ratio "$up" "$uv")"
+for n in 1 512 4096; do
+    cp=$(median "$work/virt-pcie-$n.create"); rp=$(median "$work/virt-pcie-$n.rss")
+    if [ -e "$work/virt-$n.create" ]; then
+        cv=$(median "$work/virt-$n.create"); rv=$(median "$work/virt-$n.rss")
+        printf '%-34s %11.3fs %11.3fs %8s\n' "create: $n harts" \
+            "$cp" "$cv" "$(ratio "$cp" "$cv")"
+        printf '%-34s %9.0f MiB %8.0f MiB %8s\n' "create: $n harts, peak RSS" \
+            "$rp" "$rv" "$(ratio "$rp" "$rv")"
+    else
+        printf '%-34s %11.3fs %12s %8s\n' "create: $n harts" "$cp" '(max 512)' '-'
+        printf '%-34s %9.0f MiB %12s %8s\n' "create: $n harts, peak RSS" \
+            "$rp" '-' '-'
+    fi
+done
+for m in virt-pcie virt; do
+    if [ -e "$work/$m.failed" ]; then
+        echo "bench: $m failed $(wc -l < "$work/$m.failed") boot(s)"
+    fi
+done
+if [ -e "$work/virt-pcie.failed" ] || [ -e "$work/virt.failed" ]; then
+    exit 1
+fi
