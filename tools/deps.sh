@@ -19,6 +19,7 @@ wanted=(
     cpio kmod xz-utils gzip                                  # guest kit
     device-tree-compiler socat xorriso                       # tests (xorriso: cdrom-test)
     time                                                     # make bench (/usr/bin/time)
+    qemu-utils                                               # qemu-img: qcow2 for the savevm test
 )
 
 missing=()
