@@ -5,8 +5,9 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Runs on riscv64 "virt" with an IMSIC: the cards' messages are aimed at
- * the S-level interrupt file of hart 0, and the test plays the guest by
+ * Runs on riscv64 "virt-pcie" (the default-off check on "virt"): the
+ * cards' messages are aimed at the S-level interrupt file of hart 0, above
+ * 4 GiB, and the test plays the guest by
  * reading the file's pending bits (eip0) through siselect/sireg.  See
  * docs/specs/pci-serial.rst for the signalling rule checked here.
  */
@@ -23,14 +24,14 @@
 #include "qemu/host-utils.h"
 #include "qobject/qdict.h"
 
-/* riscv64 virt memory map */
+/* riscv64 virt-pcie memory map (shared with virt below 2 GiB) */
 #define VIRT_DRAM               0x80000000ULL
 #define VIRT_DRAM_SIZE          0x08000000ULL
 #define VIRT_PCIE_PIO           0x03000000ULL
 #define VIRT_PCIE_ECAM          0x30000000ULL
 #define VIRT_PCIE_MMIO          0x40000000ULL
 #define VIRT_PCIE_MMIO_END      0x80000000ULL
-#define VIRT_IMSIC_S_HART0      0x28000000ULL
+#define VIRT_IMSIC_S_HART0      0x10080000000ULL
 
 #define CSR_SISELECT            0x150
 #define CSR_SIREG               0x151
@@ -177,7 +178,8 @@ static void card_launch(Card *c, const char *type, const char *chardev_prop,
                         Mode mode, const char *incoming)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    const char *props = mode == MODE_MSI ? "msi=on" : "msix=on";
+    const char *props = mode == MODE_MSI ? "msi=on,msix=off" :
+                                           "msi=off,msix=on";
 
     memset(c, 0, sizeof(*c));
     c->mode = mode;
@@ -186,8 +188,7 @@ static void card_launch(Card *c, const char *type, const char *chardev_prop,
     g_assert(c->dir);
     c->sock_path = g_strdup_printf("%s/uart.sock", c->dir);
 
-    c->qts = qtest_initf("-M virt,aia=aplic-imsic "
-                         "-cpu veyron-v1 "
+    c->qts = qtest_initf("-M virt-pcie -cpu veyron-v1 "
                          "-chardev socket,id=c0,path=%s,server=on,wait=off "
                          "-device %s,id=uart,addr=02.0,%s=c0,%s%s%s",
                          c->sock_path, type, chardev_prop, props,
@@ -262,8 +263,10 @@ static void msi_enable(Card *c, unsigned int log2_vectors, unsigned int id)
 
     g_assert(flags & PCI_MSI_FLAGS_64BIT);
     g_assert(flags & PCI_MSI_FLAGS_MASKBIT);
-    qpci_config_writel(c->dev, cap + PCI_MSI_ADDRESS_LO, VIRT_IMSIC_S_HART0);
-    qpci_config_writel(c->dev, cap + PCI_MSI_ADDRESS_HI, 0);
+    qpci_config_writel(c->dev, cap + PCI_MSI_ADDRESS_LO,
+                       (uint32_t)VIRT_IMSIC_S_HART0);
+    qpci_config_writel(c->dev, cap + PCI_MSI_ADDRESS_HI,
+                       VIRT_IMSIC_S_HART0 >> 32);
     qpci_config_writew(c->dev, cap + PCI_MSI_DATA_64, id);
     flags &= ~PCI_MSI_FLAGS_QSIZE;
     flags |= (log2_vectors << 4) | PCI_MSI_FLAGS_ENABLE;
@@ -316,9 +319,10 @@ static void msix_enable(Card *c, int n, unsigned int id)
     for (i = 0; i < n; i++) {
         qpci_io_writel(c->dev, c->msix_bar,
                        msix_entry(i, PCI_MSIX_ENTRY_LOWER_ADDR),
-                       VIRT_IMSIC_S_HART0);
+                       (uint32_t)VIRT_IMSIC_S_HART0);
         qpci_io_writel(c->dev, c->msix_bar,
-                       msix_entry(i, PCI_MSIX_ENTRY_UPPER_ADDR), 0);
+                       msix_entry(i, PCI_MSIX_ENTRY_UPPER_ADDR),
+                       VIRT_IMSIC_S_HART0 >> 32);
         qpci_io_writel(c->dev, c->msix_bar,
                        msix_entry(i, PCI_MSIX_ENTRY_DATA), id + i);
         qpci_io_writel(c->dev, c->msix_bar,
