@@ -280,22 +280,27 @@ static void virt_pcie_create_console(RISCVVirtPcieState *s, PCIBus *bus)
     s->console = DEVICE(dev);
 }
 
-static void virt_pcie_machine_done(Notifier *notifier, void *data)
+static RiscvMhBoot virt_pcie_boot(RISCVVirtPcieState *s)
 {
-    RISCVVirtPcieState *s = container_of(notifier, RISCVVirtPcieState,
-                                         machine_done);
-    MachineState *ms = MACHINE(s);
-    const RiscvMhBoot boot = {
+    return (RiscvMhBoot) {
         .dram_base = virt_pcie_memmap[VIRT_PCIE_DRAM].base,
         .mrom = virt_pcie_memmap[VIRT_PCIE_MROM],
         .flash_base = virt_pcie_memmap[VIRT_PCIE_FLASH].base,
         .flash0 = s->flash[0],
     };
+}
+
+/* Once every device exists: the device tree, the firmware, the boot */
+static void virt_pcie_machine_done(Notifier *notifier, void *data)
+{
+    RISCVVirtPcieState *s = container_of(notifier, RISCVVirtPcieState,
+                                         machine_done);
+    RiscvMhBoot boot = virt_pcie_boot(s);
 
     virt_pcie_fdt(s);
-    riscv_mh_firmware_default(ms, virt_pcie_firmware,
+    riscv_mh_firmware_default(MACHINE(s), virt_pcie_firmware,
                               ARRAY_SIZE(virt_pcie_firmware));
-    riscv_mh_boot(ms, &s->soc[0], &boot);
+    riscv_mh_boot(MACHINE(s), &s->soc[0], &boot);
 }
 
 static void virt_pcie_machine_init(MachineState *ms)
@@ -412,7 +417,6 @@ static void virt_pcie_class_init(ObjectClass *oc, void *data)
     mc->no_cdrom = 1;
     mc->no_floppy = 1;
     mc->no_parallel = 1;
-    mc->pci_allow_0_address = true;
     riscv_mh_machine_class_numa(mc);
     virt_pcie_parent_memdev = mc->create_default_memdev;
     mc->create_default_memdev = virt_pcie_create_default_memdev;
