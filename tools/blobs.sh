@@ -13,9 +13,22 @@ set -euo pipefail
 VP_TOOL=blobs
 . "$(dirname "$0")/lib.sh"
 
-opensbi=$(vp_deb opensbi/trixie)/usr/lib/riscv64-linux-gnu/opensbi/generic
-ipxe=$(vp_deb ipxe-qemu/bookworm)/usr/lib/ipxe/qemu
-edk2=$(vp_deb qemu-efi-riscv64/trixie)/usr/share/qemu-efi-riscv64
+mkdir -p "$VP_DEBS" "$VP_EXTRACT"
+vp_apt_query opensbi ipxe-qemu qemu-efi-riscv64
+
+# package: NAME RELEASE; sets TREE to its unpacked tree
+package()
+{
+    vp_fetch "$1" all "$2"
+    vp_unpack "$1" "$VER" "$DEB"
+}
+
+package opensbi trixie
+opensbi=$TREE/usr/lib/riscv64-linux-gnu/opensbi/generic
+package ipxe-qemu bookworm
+ipxe=$TREE/usr/lib/ipxe/qemu
+package qemu-efi-riscv64 trixie
+edk2=$TREE/usr/share/qemu-efi-riscv64
 
 for f in "$opensbi/fw_dynamic.bin" "$ipxe/efi-e1000e.rom" "$edk2/RISCV_VIRT_CODE.fd" \
          "$edk2/RISCV_VIRT_VARS.fd"; do

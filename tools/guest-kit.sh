@@ -14,31 +14,22 @@
 
 set -euo pipefail
 
-die()
-{
-    echo "guest-kit: $*" >&2
-    exit 1
-}
+VP_TOOL=guest-kit
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-note()
-{
-    echo "guest-kit: $*" >&2
-}
-
-[ $# -eq 1 ] && [ -n "$1" ] || die "usage: $0 OUTDIR"
+[ $# -eq 1 ] && [ -n "$1" ] || vp_die "usage: $0 OUTDIR"
 out=${1%/}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 init_src=$here/guest/init
-[ -f "$init_src" ] || die "missing init script $init_src"
+[ -f "$init_src" ] || vp_die "missing init script $init_src"
 
 for tool in apt-cache apt-get dpkg-deb cpio gzip xz modinfo sha256sum; do
-    command -v "$tool" >/dev/null 2>&1 || die "host tool '$tool' not found"
+    command -v "$tool" >/dev/null 2>&1 || vp_die "host tool '$tool' not found"
 done
 
-cache=${VP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/virt-pcie}
-debs=$cache/debs
-extract=$cache/extract
-mkdir -p "$debs" "$extract" || die "cannot create cache directory $cache"
+cache=$VP_CACHE
+debs=$VP_DEBS
+mkdir -p "$VP_DEBS" "$VP_EXTRACT" || vp_die "cannot create cache directory $cache"
 
 # Serialise concurrent runs sharing a cache (e.g. parallel make).
 if command -v flock >/dev/null 2>&1; then
@@ -53,146 +44,50 @@ want_modules="nvme virtio_blk virtio_net virtio_scsi e1000e ext4"
 # drivers above but are needed for them to see any device.
 opt_modules="sd_mod virtio_pci pci_host_generic rtc_goldfish"
 
-# apt-cache is slow here (no pkgcache.bin is kept), so query it once for
-# several packages and look versions up in the saved output.
-madison_out=
-apt_query()
-{
-    madison_out+=$(apt-cache madison "$@" 2>/dev/null || true)$'\n'
-}
-
-# Version of package $1 in apt release $2 (e.g. trixie, bookworm-backports),
-# from the apt indexes queried by apt_query; empty when they do not know it.
-apt_version()
-{
-    printf '%s\n' "$madison_out" |
-        awk -F'|' -v pkg="$1" -v rel=" $2/" '
-            { name = $1; gsub(/[[:space:]]/, "", name) }
-            name == pkg && index($3, rel) && $3 ~ /Packages[[:space:]]*$/ {
-                gsub(/[[:space:]]/, "", $2); print $2; exit
-            }'
-}
-
-# A file name friendly spelling of a Debian version (epoch colon).
-fsver()
-{
-    printf '%s' "${1//:/%3a}"
-}
-
-# Upstream version: no epoch, no Debian revision.
-upstream_version()
-{
-    local v=${1#*:}
-    printf '%s' "${v%-*}"
-}
-
-# resolve NAME ARCH RELEASE: set VER to the version to use, from the apt
-# indexes, else from the record left by an earlier run.
-resolve()
-{
-    local name=$1 arch=$2 rel=$3 spec rec
-    spec=$name
-    [ "$arch" = all ] || spec=$name:$arch
-    rec=$debs/$name@$rel.version
-    VER=$(apt_version "$spec" "$rel")
-    if [ -z "$VER" ]; then
-        [ -s "$rec" ] ||
-            die "cannot resolve $spec/$rel: not in the apt indexes and never cached in $debs"
-        VER=$(cat "$rec")
-        note "apt indexes do not list $spec/$rel; using cached version $VER"
-    fi
-}
-
-# fetch NAME ARCH RELEASE: set VER and DEB (path of the cached .deb),
-# downloading only when the .deb for that version is not cached yet.
-fetch()
-{
-    local name=$1 arch=$2 rel=$3 spec rec tmp log old
-    spec=$name
-    [ "$arch" = all ] || spec=$name:$arch
-    rec=$debs/$name@$rel.version
-    resolve "$name" "$arch" "$rel"
-    DEB=$debs/${name}_$(fsver "$VER")_$arch.deb
-    if [ ! -s "$DEB" ]; then
-        note "downloading $spec=$VER"
-        tmp=$(mktemp -d "$debs/.dl.XXXXXX")
-        if ! log=$(cd "$tmp" && apt-get download -q "$spec=$VER" 2>&1); then
-            rm -rf "$tmp"
-            old=
-            [ -s "$rec" ] && old=$(cat "$rec")
-            if [ -n "$old" ] && [ "$old" != "$VER" ] &&
-               [ -s "$debs/${name}_$(fsver "$old")_$arch.deb" ]; then
-                note "cannot download $spec/$rel $VER; using cached $old"
-                VER=$old
-                DEB=$debs/${name}_$(fsver "$VER")_$arch.deb
-                return 0
-            fi
-            die "cannot download $spec/$rel ($VER) and no cached .deb in $debs: $(printf '%s\n' "$log" | grep -v '^$' | tail -n 3 | tr '\n' ' ')"
-        fi
-        set -- "$tmp"/*.deb
-        [ $# -eq 1 ] && [ -s "$1" ] ||
-            { rm -rf "$tmp"; die "apt-get download $spec=$VER produced no .deb"; }
-        mv "$1" "$DEB"
-        rm -rf "$tmp"
-    fi
-    printf '%s\n' "$VER" >"$rec.tmp" && mv "$rec.tmp" "$rec"
-}
-
-# unpack NAME VERSION DEB: set TREE to the extracted package tree.
-unpack()
-{
-    local tmp
-    TREE=$extract/$1_$(fsver "$2")
-    [ -d "$TREE" ] && return 0
-    tmp=$(mktemp -d "$extract/.x.XXXXXX")
-    dpkg-deb -x "$3" "$tmp" || { rm -rf "$tmp"; die "cannot extract $3"; }
-    mv "$tmp" "$TREE"
-}
-
 # ---- resolve every input ----------------------------------------------------
 
-apt_query linux-image-riscv64:riscv64 busybox-static:riscv64 opensbi
+vp_apt_query linux-image-riscv64:riscv64 busybox-static:riscv64 opensbi
 
 # The kernel metapackage depends on the real, versioned image package.
-resolve linux-image-riscv64 riscv64 trixie
+vp_resolve linux-image-riscv64 riscv64 trixie
 meta_ver=$VER
 kpkg=
-if [ -n "$(apt_version linux-image-riscv64:riscv64 trixie)" ]; then
+if [ -n "$(vp_apt_version linux-image-riscv64:riscv64 trixie)" ]; then
     kdep=$(apt-cache show "linux-image-riscv64:riscv64=$meta_ver" 2>/dev/null |
         sed -n 's/^Depends: *//p' | head -n 1 | tr ',|' '\n\n' |
         grep -m 1 '^ *linux-image-' || true)
     kpkg=$(printf '%s' "$kdep" | sed 's/^ *\([^ :(]*\).*/\1/')
     [ -n "$kpkg" ] ||
-        die "cannot find the image package linux-image-riscv64:riscv64 $meta_ver depends on"
+        vp_die "cannot find the image package linux-image-riscv64:riscv64 $meta_ver depends on"
     printf '%s\n' "$kpkg" >"$debs/linux-image-riscv64@trixie.depends"
     printf '%s\n' "$meta_ver" >"$debs/linux-image-riscv64@trixie.version"
     case $kdep in
     *"(= "*")"*)
         # Exact version pinned by the metapackage: no need to ask apt again.
         v=${kdep#*(= }
-        madison_out+="$kpkg:riscv64 | ${v%%)*} | metapackage trixie/main riscv64 Packages"$'\n'
+        VP_MADISON+="$kpkg:riscv64 | ${v%%)*} | metapackage trixie/main riscv64 Packages"$'\n'
         ;;
     *)
-        apt_query "$kpkg:riscv64"
+        vp_apt_query "$kpkg:riscv64"
         ;;
     esac
 elif [ -s "$debs/linux-image-riscv64@trixie.depends" ]; then
     kpkg=$(cat "$debs/linux-image-riscv64@trixie.depends")
-    note "using cached kernel package name $kpkg"
+    vp_note "using cached kernel package name $kpkg"
 else
-    die "cannot resolve linux-image-riscv64:riscv64 from trixie and nothing cached"
+    vp_die "cannot resolve linux-image-riscv64:riscv64 from trixie and nothing cached"
 fi
 
-fetch "$kpkg" riscv64 trixie
+vp_fetch "$kpkg" riscv64 trixie
 kver_pkg=$VER
 kdeb=$DEB
-fetch busybox-static riscv64 trixie
+vp_fetch busybox-static riscv64 trixie
 bb_ver=$VER
 bb_deb=$DEB
-fetch opensbi all bookworm-backports
+vp_fetch opensbi all bookworm-backports
 sbi_old_ver=$VER
 sbi_old_deb=$DEB
-fetch opensbi all trixie
+vp_fetch opensbi all trixie
 sbi_new_ver=$VER
 sbi_new_deb=$DEB
 
@@ -209,7 +104,7 @@ EOT
 stamp=$( {
     printf '%s\n' "$kit_txt" "$want_modules" "$opt_modules"
     sha256sum <"$init_src"
-    sha256sum <"${BASH_SOURCE[0]}"
+    cat "${BASH_SOURCE[0]}" "$here/lib.sh" | sha256sum
 } | sha256sum | cut -d' ' -f1)
 
 if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ]; then
@@ -224,14 +119,14 @@ rm -rf "$tmpout"
 mkdir -p "$tmpout"
 trap 'rm -rf "$tmpout"' EXIT
 
-unpack "$kpkg" "$kver_pkg" "$kdeb"
+vp_unpack "$kpkg" "$kver_pkg" "$kdeb"
 ktree=$TREE
-unpack busybox-static "$bb_ver" "$bb_deb"
+vp_unpack busybox-static "$bb_ver" "$bb_deb"
 bbtree=$TREE
 
 # Kernel: /boot/vmlinux-<uname -r> is a bootable Image on riscv64.
 set -- "$ktree"/boot/vmlinux-*
-[ $# -eq 1 ] && [ -f "$1" ] || die "$kpkg: no single /boot/vmlinux-* in the package"
+[ $# -eq 1 ] && [ -f "$1" ] || vp_die "$kpkg: no single /boot/vmlinux-* in the package"
 cp "$1" "$tmpout/Image"
 kver=${1##*/vmlinux-}
 printf '%s\n' "$kver" >"$tmpout/kernel-version"
@@ -239,15 +134,15 @@ moddir=
 for d in "$ktree/usr/lib/modules/$kver" "$ktree/lib/modules/$kver"; do
     [ -d "$d/kernel" ] && { moddir=$d; break; }
 done
-[ -n "$moddir" ] || die "$kpkg: no modules in /usr/lib/modules/$kver"
+[ -n "$moddir" ] || vp_die "$kpkg: no modules in /usr/lib/modules/$kver"
 
 # OpenSBI generic fw_dynamic for each version.
 for pair in "$sbi_old_ver $sbi_old_deb" "$sbi_new_ver $sbi_new_deb"; do
     v=${pair%% *}
-    unpack opensbi "$v" "${pair#* }"
+    vp_unpack opensbi "$v" "${pair#* }"
     fw=$TREE/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
-    [ -f "$fw" ] || die "opensbi $v: no $fw in the package"
-    d=$tmpout/opensbi-$(upstream_version "$v")
+    [ -f "$fw" ] || vp_die "opensbi $v: no $fw in the package"
+    d=$tmpout/opensbi-$(vp_upstream_of "$v")
     mkdir -p "$d"
     cp "$fw" "$d/fw_dynamic.bin"
 done
@@ -259,7 +154,7 @@ bb=
 for f in "$bbtree/usr/bin/busybox" "$bbtree/bin/busybox"; do
     [ -x "$f" ] && { bb=$f; break; }
 done
-[ -n "$bb" ] || die "busybox-static: no /usr/bin/busybox in the package"
+[ -n "$bb" ] || vp_die "busybox-static: no /usr/bin/busybox in the package"
 cp "$bb" "$root/bin/busybox"
 # /init needs /bin/sh; the other applets are linked by "busybox --install -s".
 ln -s busybox "$root/bin/sh"
@@ -300,8 +195,8 @@ add_module()
     *.ko.zst) zstd -qdc "$f" >"$dst" ;;
     *.ko.gz)  gzip -dc "$f" >"$dst" ;;
     *)        cp "$f" "$dst" ;;
-    esac || die "$kpkg: cannot decompress module $f"
-    dep=$(modinfo -F depends "$dst") || die "modinfo failed on module $m"
+    esac || vp_die "$kpkg: cannot decompress module $f"
+    dep=$(modinfo -F depends "$dst") || vp_die "modinfo failed on module $m"
     for d in ${dep//,/ }; do
         add_module "$d"
     done
@@ -327,7 +222,7 @@ add_module()
 for m in $want_modules; do
     k=${m//-/_}
     if [ -z "${modfile[$k]:-}" ] && [ -z "${builtin[$k]:-}" ]; then
-        die "$kpkg: module $m is neither a module file nor built in"
+        vp_die "$kpkg: module $m is neither a module file nor built in"
     fi
     add_module "$m"
 done
@@ -339,7 +234,7 @@ printf '%s\n' "${order[@]}" >"$root/lib/modules/load-order"
 # newc cpio, root owned, stable order.
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
     cpio --quiet -o -H newc -R 0:0 --reproducible) | gzip -n -9 >"$tmpout/initrd.cpio.gz" ||
-    die "cannot create initrd.cpio.gz"
+    vp_die "cannot create initrd.cpio.gz"
 rm -rf "$root"
 
 printf '%s\n' "$kit_txt" >"$tmpout/kit.txt"

@@ -48,36 +48,105 @@ vp_version_gt()
     dpkg --compare-versions "$1" gt "$2"
 }
 
-# vp_deb PACKAGE[:ARCH]/SUITE: download one Debian binary package into
-# $VP_CACHE/debs (unless it is there already), unpack it into
-# $VP_CACHE/extract/<deb name>/ and print that directory.
-vp_deb()
+# vp_note MESSAGE: progress on stderr, so it never mixes with output.
+vp_note()
 {
-    local spec=$1 line uri file hash dir
-    mkdir -p "$VP_CACHE/debs" "$VP_CACHE/extract"
-    line=$(apt-get download --print-uris -q "$spec" 2>/dev/null | grep "^'" | head -n 1) || true
-    if [ -z "$line" ]; then
-        # Offline or no index: settle for a copy fetched earlier.
-        file=$(ls -t "$VP_CACHE/debs/${spec%%[:/]*}"_*.deb 2>/dev/null | head -n 1) || true
-        [ -n "$file" ] ||
-            vp_die "apt has no package $spec and none is cached (run tools/apt-sources.sh as root?)"
-        file=$(basename "$file")
-    else
-        read -r uri file _ hash <<<"$line"
-        uri=${uri//\'/}
-        if [ ! -f "$VP_CACHE/debs/$file" ]; then
-            /usr/lib/apt/apt-helper download-file "$uri" "$VP_CACHE/debs/$file.part" "$hash" \
-                > /dev/null 2>&1 ||
-                vp_die "cannot download $spec ($file) from the Debian archive"
-            mv "$VP_CACHE/debs/$file.part" "$VP_CACHE/debs/$file"
+    echo "$VP_TOOL: $*" >&2
+}
+
+# The cache of Debian binary packages: .debs in $VP_DEBS, unpacked trees
+# in $VP_EXTRACT/<name>_<version>. Packages are only downloaded (apt-get
+# download) and unpacked (dpkg-deb -x), never installed. The version used
+# for a package and release is recorded, so that an unreachable archive
+# falls back to what was fetched before.
+VP_DEBS=$VP_CACHE/debs
+VP_EXTRACT=$VP_CACHE/extract
+
+# apt-cache is slow here (no pkgcache.bin is kept), so query it once for
+# several packages and look versions up in the saved output.
+VP_MADISON=
+vp_apt_query()
+{
+    VP_MADISON+=$(apt-cache madison "$@" 2>/dev/null || true)$'\n'
+}
+
+# Version of package $1 in apt release $2 (e.g. trixie, bookworm-backports),
+# from the apt indexes queried by vp_apt_query; empty when they do not know it.
+vp_apt_version()
+{
+    printf '%s\n' "$VP_MADISON" |
+        awk -F'|' -v pkg="$1" -v rel=" $2/" '
+            { name = $1; gsub(/[[:space:]]/, "", name) }
+            name == pkg && index($3, rel) && $3 ~ /Packages[[:space:]]*$/ {
+                gsub(/[[:space:]]/, "", $2); print $2; exit
+            }'
+}
+
+# A file name friendly spelling of a Debian version (epoch colon).
+vp_fsver()
+{
+    printf '%s' "${1//:/%3a}"
+}
+
+# vp_resolve NAME ARCH RELEASE: set VER to the version to use, from the apt
+# indexes, else from the record left by an earlier run.
+vp_resolve()
+{
+    local name=$1 arch=$2 rel=$3 spec rec
+    spec=$name
+    [ "$arch" = all ] || spec=$name:$arch
+    rec=$VP_DEBS/$name@$rel.version
+    VER=$(vp_apt_version "$spec" "$rel")
+    if [ -z "$VER" ]; then
+        [ -s "$rec" ] ||
+            vp_die "cannot resolve $spec/$rel: not in the apt indexes and never cached in $VP_DEBS"
+        VER=$(cat "$rec")
+        vp_note "apt indexes do not list $spec/$rel; using cached version $VER"
+    fi
+}
+
+# vp_fetch NAME ARCH RELEASE: set VER and DEB (path of the cached .deb),
+# downloading only when the .deb for that version is not cached yet.
+vp_fetch()
+{
+    local name=$1 arch=$2 rel=$3 spec rec tmp log old
+    spec=$name
+    [ "$arch" = all ] || spec=$name:$arch
+    rec=$VP_DEBS/$name@$rel.version
+    vp_resolve "$name" "$arch" "$rel"
+    DEB=$VP_DEBS/${name}_$(vp_fsver "$VER")_$arch.deb
+    if [ ! -s "$DEB" ]; then
+        vp_note "downloading $spec=$VER"
+        tmp=$(mktemp -d "$VP_DEBS/.dl.XXXXXX")
+        if ! log=$(cd "$tmp" && apt-get download -q "$spec=$VER" 2>&1); then
+            rm -rf "$tmp"
+            old=
+            [ -s "$rec" ] && old=$(cat "$rec")
+            if [ -n "$old" ] && [ "$old" != "$VER" ] &&
+               [ -s "$VP_DEBS/${name}_$(vp_fsver "$old")_$arch.deb" ]; then
+                vp_note "cannot download $spec/$rel $VER; using cached $old"
+                VER=$old
+                DEB=$VP_DEBS/${name}_$(vp_fsver "$VER")_$arch.deb
+                return 0
+            fi
+            vp_die "cannot download $spec/$rel ($VER) and no cached .deb in $VP_DEBS: $(printf '%s\n' "$log" | grep -v '^$' | tail -n 3 | tr '\n' ' ')"
         fi
+        set -- "$tmp"/*.deb
+        [ $# -eq 1 ] && [ -s "$1" ] ||
+            { rm -rf "$tmp"; vp_die "apt-get download $spec=$VER produced no .deb"; }
+        mv "$1" "$DEB"
+        rm -rf "$tmp"
     fi
-    dir=$VP_CACHE/extract/${file%.deb}
-    if [ ! -d "$dir" ]; then
-        rm -rf "$dir.tmp"
-        dpkg-deb -x "$VP_CACHE/debs/$file" "$dir.tmp" ||
-            vp_die "cannot unpack $VP_CACHE/debs/$file"
-        mv "$dir.tmp" "$dir"
-    fi
-    echo "$dir"
+    printf '%s\n' "$VER" >"$rec.tmp" && mv "$rec.tmp" "$rec"
+}
+
+# vp_unpack NAME VERSION DEB: set TREE to the extracted package tree.
+vp_unpack()
+{
+    local tmp
+    TREE=$VP_EXTRACT/$1_$(vp_fsver "$2")
+    [ -d "$TREE" ] && return 0
+    tmp=$(mktemp -d "$VP_EXTRACT/.x.XXXXXX")
+    dpkg-deb -x "$3" "$tmp" || { rm -rf "$tmp"; vp_die "cannot extract $3"; }
+    mv "$tmp" "$TREE"
 }

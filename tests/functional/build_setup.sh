@@ -97,7 +97,6 @@ expect no-network-qemu "could not fetch a QEMU 10\.0 source package" \
 [ -z "$(ls "$tmp/cache/src" 2>/dev/null)" ] && echo "ok no-network-leaves-no-tree" ||
     { echo "FAIL no-network-leaves-no-tree ($(ls "$tmp/cache/src"))"; status=1; }
 expect no-network-kit "cannot download opensbi" \
-    env APT_CONFIG="$tmp/apt.conf" VP_CACHE="$tmp/cache" bash -c \
-    ". '$tools/lib.sh'; VP_TOOL=kit; vp_deb opensbi/trixie"
+    env APT_CONFIG="$tmp/apt.conf" VP_CACHE="$tmp/cache" "$tools/blobs.sh" "$tmp/nobuild"
 
 exit $status
