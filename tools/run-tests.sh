@@ -95,6 +95,16 @@ for line in open(sys.argv[1]):
 ' "$json")
 }
 
+# check_ran NAME COUNT RC FAIL_REGEX RESULTS: a test file that reported
+# nothing, or exited non-zero without reporting a failure, is a failure.
+check_ran()
+{
+    if [ "$2" = 0 ] || { [ "$3" != 0 ] && ! grep -q "$4" "$5"; }; then
+        tail -n 20 "$logdir/$1.log"
+        record fail "$1" "exit $3; see $logdir/$1.log"
+    fi
+}
+
 run_functional()
 {
     echo "== functional (tests/functional/test_*.py)"
@@ -117,10 +127,7 @@ run_functional()
                 "not ok "*) record fail "$base:$name" "see $logdir/$base.log"; n=$((n + 1)) ;;
             esac
         done < "$out"
-        if [ "$n" = 0 ] || { [ "$rc" != 0 ] && ! grep -q '^not ok' "$out"; }; then
-            tail -n 20 "$logdir/$base.log"
-            record fail "$base" "exit $rc; see $logdir/$base.log"
-        fi
+        check_ran "$base" "$n" "$rc" '^not ok' "$out"
     done
 }
 
@@ -142,10 +149,7 @@ run_scripts()
                 "FAIL "*) record fail "$base:${line#FAIL }" "see $logdir/$base.log"; n=$((n + 1)) ;;
             esac
         done < "$logdir/$base.log"
-        if [ "$n" = 0 ] || { [ "$rc" != 0 ] && ! grep -q '^FAIL ' "$logdir/$base.log"; }; then
-            tail -n 20 "$logdir/$base.log"
-            record fail "$base" "exit $rc; see $logdir/$base.log"
-        fi
+        check_ran "$base" "$n" "$rc" '^FAIL ' "$logdir/$base.log"
     done
 }
 
