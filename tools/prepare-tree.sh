@@ -14,6 +14,7 @@ set -euo pipefail
 VP_TOOL=prepare-tree
 . "$(dirname "$0")/lib.sh"
 
+[ $# -eq 1 ] || vp_die "usage: $0 OUT (the fork's source tree, e.g. build/fork-src)"
 out=$1
 stage=$out.stage
 base=${VP_BASE:-$VP_BUILD/base}
