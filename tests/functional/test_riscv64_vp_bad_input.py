@@ -92,6 +92,21 @@ CASES = {
         ['-device', 'pci-serial,ea-io-base=0x1001'],
         r'-device pci-serial,ea-io-base=0x1001: pci-serial: fixed BAR '
         r'address 0x1001 is not a dword aligned 32-bit address'),
+    'ea_io_base_overlaps_console': (
+        ['-device', 'pci-serial,ea-io-base=0xffc'],
+        r'-device pci-serial,ea-io-base=0xffc: pci-serial: fixed BAR '
+        r'0xffc-0x1003 overlaps the fixed BAR 0xff8-0xfff of pci-serial '
+        r'at 01\.0'),
+    'ea_io_base_overlap_each_other': (
+        ['-device', 'pci-serial,ea-io-base=0x2000',
+         '-device', 'pci-serial,ea-io-base=0x2004'],
+        r'-device pci-serial,ea-io-base=0x2004: pci-serial: fixed BAR '
+        r'0x2004-0x200b overlaps the fixed BAR 0x2000-0x2007 of pci-serial '
+        r'at 02\.0'),
+    'ea_io_base_outside_io_space': (
+        ['-device', 'pci-serial,ea-io-base=0xfffc'],
+        r"-device pci-serial,ea-io-base=0xfffc: pci-serial: fixed BAR "
+        r"0xfffc-0x10003 is outside the bus's I/O space \(0x0-0xffff\)"),
     'console_slot_taken': (
         ['-device', 'e1000e,addr=1.0,romfile='],
         r'-device e1000e,addr=1\.0,romfile=: PCI: slot 1 function 0 not '
