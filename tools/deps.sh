@@ -21,21 +21,32 @@ wanted=(
     time                                                     # make bench (/usr/bin/time)
     qemu-utils                                               # qemu-img: qcow2 for the savevm test
 )
+# Installed without their recommends, which are a desktop's worth of QEMU,
+# codecs and graphics: libvirt, for tests/functional/libvirt_domain.sh
+# (virt-qemu-run, and the libvirt-qemu user its QEMU driver needs). On a
+# host without systemd, its sysv scripts, or apt would bring systemd.
+lean=(libvirt-daemon-system)
+[ -d /run/systemd/system ] || lean+=(libvirt-daemon-system-sysv)
 
-missing=()
-for w in "${wanted[@]}"; do
-    [[ "$w" == \#* ]] && continue
-    name=${w%%[/:]*}
-    min=
-    [[ "$w" == *:* ]] && min=${w##*:}
-    spec=${w%%:*}
-    have=$(dpkg-query -W -f='${Status} ${Version}' "$name" 2>/dev/null || true)
-    if [[ "$have" != "install ok installed"* ]]; then
-        missing+=("$spec")
-    elif [ -n "$min" ] && dpkg --compare-versions "${have##* }" lt "$min"; then
-        missing+=("$spec")
-    fi
-done
+# missing_of NAME...: the specs of the wanted packages that are not there
+missing_of()
+{
+    local w name min spec have
+    for w in "$@"; do
+        name=${w%%[/:]*}
+        min=
+        [[ "$w" == *:* ]] && min=${w##*:}
+        spec=${w%%:*}
+        have=$(dpkg-query -W -f='${Status} ${Version}' "$name" 2>/dev/null || true)
+        if [[ "$have" != "install ok installed"* ]]; then
+            echo "$spec"
+        elif [ -n "$min" ] && dpkg --compare-versions "${have##* }" lt "$min"; then
+            echo "$spec"
+        fi
+    done
+}
+mapfile -t missing < <(missing_of "${wanted[@]}")
+mapfile -t missing_lean < <(missing_of "${lean[@]}")
 
 apt_ready()
 {
@@ -45,20 +56,25 @@ apt_ready()
 
 if [ "$(id -u)" = 0 ]; then
     "$VP_TOP/tools/apt-sources.sh"
-    if [ "${#missing[@]}" -gt 0 ]; then
-        vp_say "installing: ${missing[*]}"
-        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" > "$VP_CACHE.apt.log" 2>&1; then
+    install()
+    {
+        vp_say "installing: $*"
+        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" > "$VP_CACHE.apt.log" 2>&1; then
             tail -n 15 "$VP_CACHE.apt.log" >&2
-            vp_die "apt-get install ${missing[*]} failed (log: $VP_CACHE.apt.log)"
+            vp_die "apt-get install $* failed (log: $VP_CACHE.apt.log)"
         fi
-    fi
+    }
+    [ "${#missing[@]}" -gt 0 ] && install "${missing[@]}"
+    [ "${#missing_lean[@]}" -gt 0 ] && install --no-install-recommends "${missing_lean[@]}"
     exit 0
 fi
 
-if ! apt_ready || [ "${#missing[@]}" -gt 0 ]; then
+if ! apt_ready || [ "${#missing[@]}" -gt 0 ] || [ "${#missing_lean[@]}" -gt 0 ]; then
     echo "$VP_TOOL: this host is not set up for virt-pcie. As root, run:" >&2
     apt_ready || echo "    $VP_TOP/tools/apt-sources.sh" >&2
     [ "${#missing[@]}" -gt 0 ] && echo "    apt-get install ${missing[*]}" >&2
+    [ "${#missing_lean[@]}" -gt 0 ] &&
+        echo "    apt-get install --no-install-recommends ${missing_lean[*]}" >&2
     echo "(or run make as root, which does both)" >&2
     exit 1
 fi

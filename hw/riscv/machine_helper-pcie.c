@@ -60,6 +60,12 @@ DeviceState *riscv_mh_gpex_create(const RiscvMhPcie *d, DeviceState *intx)
         object_property_set_uint(OBJECT(dev), config[i].prop,
                                  config[i].value, NULL);
     }
+    if (d->root_multifunction) {
+        Object *root = object_resolve_path_component(OBJECT(dev),
+                                                     "gpex_root");
+
+        object_property_set_bool(root, "multifunction", true, &error_abort);
+    }
     sysbus_realize_and_unref(sbd, &error_fatal);
 
     for (int i = 0; i < ARRAY_SIZE(windows); i++) {

@@ -100,6 +100,7 @@ static RiscvMhPcie virt_pcie_host(void)
         .mmio_high = virt_pcie_memmap[VIRT_PCIE_MMIO64],
         .pio = virt_pcie_memmap[VIRT_PCIE_PIO],
         .intx_irq = VIRT_PCIE_IRQ_PCIE_INTA,
+        .root_multifunction = true,     /* the console is 00:00.1 */
     };
 }
 
@@ -262,14 +263,15 @@ static void virt_pcie_create_socket(RISCVVirtPcieState *s, int socket)
 }
 
 /*
- * The console: pci-serial at 00:01.0 on the first -serial chardev.  It is
+ * The console: pci-serial at 00:00.1 on the first -serial chardev.  It is
  * created even without one (-serial none, -nodefaults), so that the PCI
  * topology and the migration stream never depend on the command line.
+ * Function 1 of the host bridge's slot leaves every slot free for
+ * -device and for management software (libvirt never assigns slot 0).
  */
 static void virt_pcie_create_console(RISCVVirtPcieState *s, PCIBus *bus)
 {
-    PCIDevice *dev = pci_new(PCI_DEVFN(VIRT_PCIE_CONSOLE_SLOT, 0),
-                             "pci-serial");
+    PCIDevice *dev = pci_new(VIRT_PCIE_CONSOLE_DEVFN, "pci-serial");
 
     if (serial_hd(0)) {
         qdev_prop_set_chr(DEVICE(dev), "chardev", serial_hd(0));

@@ -96,20 +96,20 @@ CASES = {
         ['-device', 'pci-serial,ea-io-base=0xffc'],
         r'-device pci-serial,ea-io-base=0xffc: pci-serial: fixed BAR '
         r'0xffc-0x1003 overlaps the fixed BAR 0xff8-0xfff of pci-serial '
-        r'at 01\.0'),
+        r'at 00\.1'),
     'ea_io_base_overlap_each_other': (
         ['-device', 'pci-serial,ea-io-base=0x2000',
          '-device', 'pci-serial,ea-io-base=0x2004'],
         r'-device pci-serial,ea-io-base=0x2004: pci-serial: fixed BAR '
         r'0x2004-0x200b overlaps the fixed BAR 0x2000-0x2007 of pci-serial '
-        r'at 02\.0'),
+        r'at 01\.0'),
     'ea_io_base_outside_io_space': (
         ['-device', 'pci-serial,ea-io-base=0xfffc'],
         r"-device pci-serial,ea-io-base=0xfffc: pci-serial: fixed BAR "
         r"0xfffc-0x10003 is outside the bus's I/O space \(0x0-0xffff\)"),
     'console_slot_taken': (
-        ['-device', 'e1000e,addr=1.0,romfile='],
-        r'-device e1000e,addr=1\.0,romfile=: PCI: slot 1 function 0 not '
+        ['-device', 'e1000e,addr=0.1,romfile='],
+        r'-device e1000e,addr=0\.1,romfile=: PCI: slot 0 function 1 not '
         r'available for e1000e, in use by pci-serial'),
     'no_such_machine_version': (
         ['-M', 'virt-pcie-9.2'],

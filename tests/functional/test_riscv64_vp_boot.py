@@ -7,7 +7,7 @@
 #  - the console (-serial, as -nographic gives), with the machine's own
 #    device tree: the OpenSBI banner (1.6 and 1.5.1), then Linux
 #    earlycon=sbi, then the kernel log on ttyS0, then the guest's shell
-#    output; ttyS0 is the console function 00:01.0 and the only ttyS on it;
+#    output; ttyS0 is the console function 00:00.1 and the only ttyS on it;
 #  - a boot with the common PCIe devices (NVMe, virtio-blk/net/scsi, e1000e,
 #    a second pci-serial): every function bound to its driver, every device
 #    interrupt delivered by the IMSIC (PCI-MSI/MSI-X, or APLIC-MSI for wired
@@ -31,7 +31,7 @@ E1000E = '8086:10d3'
 VIRTIO_BLK = ('1af4:1001', '1af4:1042')
 VIRTIO_NET = ('1af4:1000', '1af4:1041')
 VIRTIO_SCSI = ('1af4:1004', '1af4:1048')
-CONSOLE_BDF = '0000:00:01.0'
+CONSOLE_BDF = '0000:00:00.1'
 
 # Interrupt controllers whose lines are MSIs written to an IMSIC
 MSI_CHIPS = ('PCI-MSI', 'PCI-MSIX', 'APLIC-MSI', 'IMSIC')
@@ -238,7 +238,7 @@ class KitOnVirtPcie(KitTest):
         self.function(r, E1000E, 'e1000e')
         serials = r.functions(PCI_SERIAL)
         self.assertEqual(sorted(f['bdf'] for f in serials)[0], CONSOLE_BDF,
-                         'the console function is not at 00:01.0')
+                         'the console function is not at 00:00.1')
         self.assertEqual(len(serials), 2, f'pci-serial functions: {serials}')
         for f in serials:
             self.assertEqual(f['driver'], 'serial', f'pci-serial at {f["bdf"]}')

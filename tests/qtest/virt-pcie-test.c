@@ -27,6 +27,8 @@
 #define PCI_COMMAND_MEMORY  0x2
 #define PCI_COMMAND_MASTER  0x4
 #define PCI_CLASS_PROG      0x09
+#define PCI_HEADER_TYPE     0x0e
+#define PCI_HEADER_TYPE_MULTI_FUNCTION 0x80
 #define PCI_BASE_ADDRESS_0  0x10
 #define PCI_CAPABILITY_LIST 0x34
 #define PCI_CAP_ID_MSI      0x05
@@ -316,13 +318,18 @@ static void test_ecam(void)
 
     g_assert_cmphex(qtest_readl(qts, ecam(0, 0, PCI_VENDOR_ID)), ==,
                     0x00081b36);
-    g_assert_cmphex(qtest_readl(qts, ecam(1, 0, PCI_VENDOR_ID)), ==,
+    /* The host bridge announces function 1: the console */
+    g_assert_cmphex(qtest_readb(qts, ecam(0, 0, PCI_HEADER_TYPE)), ==,
+                    PCI_HEADER_TYPE_MULTI_FUNCTION);
+    g_assert_cmphex(qtest_readl(qts, ecam(0, 1, PCI_VENDOR_ID)), ==,
                     0x00021b36);
-    g_assert_cmphex(qtest_readl(qts, ecam(1, 0, 8)) >> 16, ==, 0x0700);
-    g_assert_cmphex(qtest_readb(qts, ecam(1, 0, PCI_CLASS_PROG)), ==, 0x02);
-    /* Slot 2 is free */
-    g_assert_cmphex(qtest_readl(qts, ecam(2, 0, PCI_VENDOR_ID)), ==,
-                    0xffffffff);
+    g_assert_cmphex(qtest_readl(qts, ecam(0, 1, 8)) >> 16, ==, 0x0700);
+    g_assert_cmphex(qtest_readb(qts, ecam(0, 1, PCI_CLASS_PROG)), ==, 0x02);
+    /* Slots 1 and up are free */
+    for (int slot = 1; slot < 32; slot++) {
+        g_assert_cmphex(qtest_readl(qts, ecam(slot, 0, PCI_VENDOR_ID)), ==,
+                        0xffffffff);
+    }
     qtest_quit(qts);
 }
 

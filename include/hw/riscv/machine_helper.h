@@ -71,6 +71,7 @@ typedef struct RiscvMhPcie {
     MemMapEntry mmio_high;      /* 64-bit window, size 0: none */
     MemMapEntry pio;
     uint32_t intx_irq;          /* irqchip input of INTA, INTB..D follow */
+    bool root_multifunction;    /* 00:00.0 says functions 00:00.1-7 exist */
 } RiscvMhPcie;
 
 /* What the shared boot flow needs to know about the board */

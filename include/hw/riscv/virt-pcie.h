@@ -31,7 +31,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(RISCVVirtPcieState, RISCV_VIRT_PCIE_MACHINE)
 #define VIRT_PCIE_IRQ_SOURCES       32
 
 /* The built-in console function and its fixed I/O range */
-#define VIRT_PCIE_CONSOLE_SLOT      1
+#define VIRT_PCIE_CONSOLE_DEVFN     PCI_DEVFN(0, 1)   /* 00:00.1 */
 #define VIRT_PCIE_CONSOLE_IO_BASE   0xff8
 #define VIRT_PCIE_CONSOLE_IO_SIZE   8
 
