@@ -69,16 +69,8 @@ class KitOnVirtPcie(KitTest):
         cmdline = 'console=ttyS0 earlycon=sbi panic=-1 ' + append
         if cmd:
             cmdline += ' -- ' + cmd
-        vm = self.get_vm(name=name)
-        vm.set_machine(MACHINE)
-        vm.set_console()
-        if not reboot:
-            vm.add_args('-no-reboot')
-        vm.add_args('-m', mem, '-smp', str(smp),
-                    '-bios', self.kit(f'opensbi-{opensbi}', 'fw_dynamic.bin'),
-                    '-kernel', self.kit('Image'),
-                    '-initrd', self.kit('initrd.cpio.gz'),
-                    '-append', cmdline.strip(), *args)
+        vm = self.kit_machine(MACHINE, cmdline.strip(), *args, name=name,
+                              mem=mem, smp=smp, opensbi=opensbi, reboot=reboot)
         vm.launch()
         return vm
 

@@ -24,18 +24,11 @@ STATE = ('echo 3 > /proc/sys/vm/drop_caches; echo VP-SUM $(md5sum /dev/vda); '
 class VirtPcieMigration(KitTest):
 
     def kit_vm(self, name, disk, fmt, *extra):
-        vm = self.get_vm(name=name)
-        vm.set_machine('virt-pcie')
-        vm.set_console()
-        vm.add_args('-m', '512M', '-smp', '2', '-no-reboot',
-                    '-bios', self.kit('opensbi-1.6', 'fw_dynamic.bin'),
-                    '-kernel', self.kit('Image'),
-                    '-initrd', self.kit('initrd.cpio.gz'),
-                    '-append', 'console=ttyS0 panic=-1',
-                    '-device', 'virtio-blk-pci,drive=d0',
-                    '-drive', f'if=none,id=d0,file={disk},format={fmt}',
-                    *extra)
-        return vm
+        return self.kit_machine(
+            'virt-pcie', 'console=ttyS0 panic=-1',
+            '-device', 'virtio-blk-pci,drive=d0',
+            '-drive', f'if=none,id=d0,file={disk},format={fmt}', *extra,
+            name=name, mem='512M')
 
     def shell(self, vm, command, timeout=60):
         """Run COMMAND in the guest's console shell; its output."""

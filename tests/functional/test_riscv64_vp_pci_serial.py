@@ -40,16 +40,10 @@ class PciSerialTransfer(KitTest):
     def test_1mib_through_pci_serial(self):
         sock = os.path.join(self.socket_dir().name, 'ps.sock')
         data = payload()
-        vm = self.get_vm(name='kit')
-        vm.set_machine('virt-pcie')
-        vm.set_console()
-        vm.add_args('-m', '1G', '-smp', '2', '-no-reboot',
-                    '-bios', self.kit('opensbi-1.6', 'fw_dynamic.bin'),
-                    '-kernel', self.kit('Image'),
-                    '-initrd', self.kit('initrd.cpio.gz'),
-                    '-append', 'console=ttyS0 panic=-1 -- ' + RECEIVE,
-                    '-chardev', f'socket,id=ps,path={sock},server=on,wait=off',
-                    '-device', f'pci-serial,chardev=ps,addr={BDF[-4:]}')
+        vm = self.kit_machine(
+            'virt-pcie', 'console=ttyS0 panic=-1 -- ' + RECEIVE,
+            '-chardev', f'socket,id=ps,path={sock},server=on,wait=off',
+            '-device', f'pci-serial,chardev=ps,addr={BDF[-4:]}')
         vm.launch()
         before = self.read_console(vm, 'VP-READY', 180)
         self.assertIn('\nVP-READY\n', '\n' + before,

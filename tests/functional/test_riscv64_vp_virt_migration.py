@@ -25,19 +25,11 @@ class VirtMigration(KitTest):
                         f'pristine build {self.upstream} is missing')
 
     def kit_vm(self, name, binary, disk, *extra):
-        vm = self.get_vm(name=name)
-        vm._binary = binary
-        vm.set_machine('virt,aia=aplic-imsic')
-        vm.set_console()
-        vm.add_args('-m', '512M', '-smp', '2', '-no-reboot',
-                    '-bios', self.kit('opensbi-1.6', 'fw_dynamic.bin'),
-                    '-kernel', self.kit('Image'),
-                    '-initrd', self.kit('initrd.cpio.gz'),
-                    '-append', 'console=ttyS0 panic=-1 -- ' + TICKS,
-                    '-device', 'virtio-blk-pci,drive=d0',
-                    '-drive', f'if=none,id=d0,file={disk},format=raw',
-                    *extra)
-        return vm
+        return self.kit_machine(
+            'virt,aia=aplic-imsic', 'console=ttyS0 panic=-1 -- ' + TICKS,
+            '-device', 'virtio-blk-pci,drive=d0',
+            '-drive', f'if=none,id=d0,file={disk},format=raw', *extra,
+            name=name, mem='512M', qemu_bin=binary)
 
     def last_tick(self, text):
         ticks = re.findall(r'^tick (\d+)$', text, re.M)

@@ -90,6 +90,27 @@ class KitTest(QemuSystemTest):
             f.truncate(size)
         return path
 
+    def kit_machine(self, machine, cmdline, *args, name='kit', mem='1G',
+                    smp=2, opensbi='1.6', qemu_bin=None, reboot=False):
+        """A VM, not launched yet, that boots the kit with CMDLINE.
+
+        Its console is the VM's console socket; ARGS are added last.  A
+        guest reboot ends QEMU unless REBOOT.
+        """
+        vm = self.get_vm(name=name)
+        if qemu_bin:
+            vm._binary = qemu_bin
+        vm.set_machine(machine)
+        vm.set_console()
+        if not reboot:
+            vm.add_args('-no-reboot')
+        vm.add_args('-m', mem, '-smp', str(smp),
+                    '-bios', self.kit(f'opensbi-{opensbi}', 'fw_dynamic.bin'),
+                    '-kernel', self.kit('Image'),
+                    '-initrd', self.kit('initrd.cpio.gz'),
+                    '-append', cmdline, *args)
+        return vm
+
     def boot_kit(self, machine, args=(), opensbi='1.6', cmd=None,
                  append='', timeout=120, smp=2, mem='1G', until='VP-POWEROFF',
                  qemu_bin=None, name=None):
@@ -101,16 +122,9 @@ class KitTest(QemuSystemTest):
         cmdline = 'console=ttyS0 earlycon=sbi panic=-1 ' + append
         if cmd:
             cmdline += ' -- ' + cmd
-        vm = self.get_vm(name=name or 'kit')
-        if qemu_bin:
-            vm._binary = qemu_bin
-        vm.set_machine(machine)
-        vm.set_console()
-        vm.add_args('-m', mem, '-smp', str(smp), '-no-reboot',
-                    '-bios', self.kit(f'opensbi-{opensbi}', 'fw_dynamic.bin'),
-                    '-kernel', self.kit('Image'),
-                    '-initrd', self.kit('initrd.cpio.gz'),
-                    '-append', cmdline.strip(), *args)
+        vm = self.kit_machine(machine, cmdline.strip(), *args,
+                              name=name or 'kit', mem=mem, smp=smp,
+                              opensbi=opensbi, qemu_bin=qemu_bin)
         vm.launch()
         console = self.read_console(vm, until, timeout)
         if until == 'VP-POWEROFF' and until in console:
