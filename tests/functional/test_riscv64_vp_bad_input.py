@@ -71,8 +71,8 @@ CASES = {
         r"Unable to get size of device tree file '/nonexistent/virt-pcie\.dtb'"),
     'dtb_not_a_dtb': (
         ['-dtb', '{notdtb}'],
-        r'load_device_tree: Unable to copy device tree into memory: '
-        r'FDT_ERR_BADMAGIC'),
+        r"virt-pcie: -dtb '[^']*/not-a-dtb\.bin' is not a flattened device "
+        r"tree \(FDT_ERR_BADMAGIC\)"),
     'missing_kernel': (
         ['-kernel', '/nonexistent/Image'],
         r"could not load kernel '/nonexistent/Image'"),
