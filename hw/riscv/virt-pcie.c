@@ -406,14 +406,15 @@ static void virt_pcie_set_aia_guests(Object *obj, Visitor *v,
                                      Error **errp)
 {
     RISCVVirtPcieState *s = RISCV_VIRT_PCIE_MACHINE(obj);
-    uint32_t value;
+    int64_t value;
 
-    if (!visit_type_uint32(v, name, &value, errp)) {
+    /* Signed, so that a negative value is named in the error too */
+    if (!visit_type_int64(v, name, &value, errp)) {
         return;
     }
-    if (value > VIRT_PCIE_AIA_GUESTS_MAX) {
-        error_setg(errp, "Invalid aia-guests value %" PRIu32
-                   ": at most %d guest interrupt files per hart",
+    if (value < 0 || value > VIRT_PCIE_AIA_GUESTS_MAX) {
+        error_setg(errp, "Invalid aia-guests value %" PRId64
+                   ": 0 to %d guest interrupt files per hart",
                    value, VIRT_PCIE_AIA_GUESTS_MAX);
         return;
     }

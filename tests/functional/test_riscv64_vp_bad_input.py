@@ -81,10 +81,10 @@ CASES = {
         r"could not load ramdisk '/nonexistent/initrd\.cpio\.gz'"),
     'aia_guests_8': (
         ['-M', 'virt-pcie,aia-guests=8'],
-        r'Invalid aia-guests value 8: at most 7 guest interrupt files per hart'),
+        r'Invalid aia-guests value 8: 0 to 7 guest interrupt files per hart'),
     'aia_guests_negative': (
         ['-M', 'virt-pcie,aia-guests=-1'],
-        r"Parameter 'aia-guests' expects uint32_t"),
+        r'Invalid aia-guests value -1: 0 to 7 guest interrupt files per hart'),
     'aia_guests_not_a_number': (
         ['-M', 'virt-pcie,aia-guests=x'],
         r"Parameter 'aia-guests' expects integer"),
