@@ -101,16 +101,6 @@ class VirtPcieMigration(KitTest):
         self.assertGreaterEqual(after[1], before[1], 'guest clock went back')
         self.assertGreaterEqual(after[2], before[2], 'RTC went back')
 
-    def wait_migration(self, src):
-        deadline = time.monotonic() + 120
-        status = None
-        while time.monotonic() < deadline:
-            status = src.cmd('query-migrate').get('status')
-            if status in ('completed', 'failed'):
-                break
-            time.sleep(0.2)
-        self.assertEqual(status, 'completed', 'migration did not complete')
-
 
 if __name__ == '__main__':
     KitTest.main()

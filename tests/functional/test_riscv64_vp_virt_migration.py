@@ -8,7 +8,6 @@
 
 import os
 import re
-import time
 
 from vp_guest import KitTest
 
@@ -48,13 +47,7 @@ class VirtMigration(KitTest):
         dst.launch()
         dst.cmd('migrate-incoming', uri=f'unix:{sock}')
         src.cmd('migrate', uri=f'unix:{sock}')
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            status = src.cmd('query-migrate').get('status')
-            if status in ('completed', 'failed'):
-                break
-            time.sleep(0.2)
-        self.assertEqual(status, 'completed', 'migration did not complete')
+        self.wait_migration(src, 60)
         self.assertEqual(dst.cmd('query-status')['status'], 'running')
         src_last = self.last_tick(before + self.drain(src))
         src.shutdown()

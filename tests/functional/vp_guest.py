@@ -133,6 +133,17 @@ class KitTest(QemuSystemTest):
             vm.shutdown()
         return GuestRun(console, vm.exitcode())
 
+    def wait_migration(self, src, timeout=120):
+        """Fail unless SRC's outgoing migration completes within TIMEOUT s."""
+        deadline = time.monotonic() + timeout
+        status = None
+        while time.monotonic() < deadline:
+            status = src.cmd('query-migrate').get('status')
+            if status in ('completed', 'failed'):
+                break
+            time.sleep(0.2)
+        self.assertEqual(status, 'completed', 'migration did not complete')
+
     def read_console(self, vm, until, timeout):
         """Console text up to and including the first line with UNTIL."""
         deadline = time.monotonic() + timeout

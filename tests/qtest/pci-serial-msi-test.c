@@ -482,6 +482,14 @@ static void uart_setup(Card *c, uint8_t fcr)
     expect_msg(c, 0, "setup");
 }
 
+/* A pci-serial with @mode enabled and its UART set up, FIFO trigger 1 */
+static void card_ready(Card *c, Mode mode)
+{
+    card_start(c, "pci-serial", "chardev", mode, true);
+    card_enable(c, 1);
+    uart_setup(c, UART_FCR_FIFO_ITL1);
+}
+
 /*
  * Each interrupt source of the UART sends a message: THR empty, received
  * data, line status (overrun).  The modem status source is in
@@ -492,9 +500,7 @@ static void test_sources(const void *opaque)
     Mode mode = GPOINTER_TO_INT(opaque);
     Card c;
 
-    card_start(&c, "pci-serial", "chardev", mode, true);
-    card_enable(&c, 1);
-    uart_setup(&c, UART_FCR_FIFO_ITL1);
+    card_ready(&c, mode);
 
     /* THR empty */
     uart_w(&c, 0, UART_IER, UART_IER_THRI);
@@ -550,9 +556,7 @@ static void test_modem(const void *opaque)
     g_assert_cmpint(master, >=, 0);
     g_assert_cmpint(grantpt(master), ==, 0);
     g_assert_cmpint(unlockpt(master), ==, 0);
-    card_start(&c, "pci-serial", "chardev", mode, true);
-    card_enable(&c, 1);
-    uart_setup(&c, UART_FCR_FIFO_ITL1);
+    card_ready(&c, mode);
     uart_w(&c, 0, UART_IER, UART_IER_MSI);
     expect_msg(&c, 0, "socket: no modem lines");
 
@@ -587,9 +591,7 @@ static void test_lost(const void *opaque)
     Mode mode = GPOINTER_TO_INT(opaque);
     Card c;
 
-    card_start(&c, "pci-serial", "chardev", mode, true);
-    card_enable(&c, 1);
-    uart_setup(&c, UART_FCR_FIFO_ITL1);
+    card_ready(&c, mode);
 
     /* Acknowledge without servicing: one more message once quiet */
     uart_w(&c, 0, UART_IER, UART_IER_RDI);
@@ -680,9 +682,7 @@ static void test_mask(const void *opaque)
     Mode mode = GPOINTER_TO_INT(opaque);
     Card c;
 
-    card_start(&c, "pci-serial", "chardev", mode, true);
-    card_enable(&c, 1);
-    uart_setup(&c, UART_FCR_FIFO_ITL1);
+    card_ready(&c, mode);
 
     card_mask(&c, true);
     uart_w(&c, 0, UART_IER, UART_IER_THRI);
