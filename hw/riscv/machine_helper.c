@@ -121,6 +121,37 @@ uint32_t riscv_mh_index_bits(uint32_t count)
     return count > 1 ? 32 - clz32(count - 1) : 0;
 }
 
+/*
+ * A -dtb whose contents are not a device tree is refused with its name.
+ * An unreadable one is left to the boot code, which names it already.
+ */
+bool riscv_mh_dtb_check(const char *path, Error **errp)
+{
+    g_autofree char *data = NULL;
+    gsize len;
+    int ret;
+
+    if (!path || !g_file_get_contents(path, &data, &len, NULL)) {
+        return true;
+    }
+    if (len < sizeof(fdt32_t) || fdt_magic(data) != FDT_MAGIC) {
+        ret = -FDT_ERR_BADMAGIC;
+    } else if (len < sizeof(struct fdt_header)) {
+        ret = -FDT_ERR_TRUNCATED;
+    } else {
+        ret = fdt_check_header(data);
+        if (!ret && fdt_totalsize(data) > len) {
+            ret = -FDT_ERR_TRUNCATED;
+        }
+    }
+    if (ret) {
+        error_setg(errp, "-dtb '%s' is not a flattened device tree (%s)",
+                   path, fdt_strerror(ret));
+        return false;
+    }
+    return true;
+}
+
 bool riscv_mh_fdt_init(MachineState *ms, int *fdt_size, const char *model,
                        const char *compat, const RiscvMhPcie *pcie)
 {

@@ -10,7 +10,6 @@
  */
 
 #include "qemu/osdep.h"
-#include <libfdt.h>
 #include "qemu/units.h"
 #include "qemu/error-report.h"
 #include "qapi/error.h"
@@ -115,37 +114,6 @@ static bool virt_pcie_check_ram(uint64_t size, Error **errp)
         error_setg(errp, "virt-pcie: RAM size 0x%" PRIx64 " (%" PRIu64
                    " MiB) is out of range: 128 MiB to 1022 GiB",
                    size, size / MiB);
-        return false;
-    }
-    return true;
-}
-
-/*
- * A -dtb whose contents are not a device tree is refused with its name.
- * An unreadable one is left to the boot code, which names it already.
- */
-static bool virt_pcie_check_dtb(const char *path, Error **errp)
-{
-    g_autofree char *data = NULL;
-    gsize len;
-    int ret;
-
-    if (!path || !g_file_get_contents(path, &data, &len, NULL)) {
-        return true;
-    }
-    if (len < sizeof(fdt32_t) || fdt_magic(data) != FDT_MAGIC) {
-        ret = -FDT_ERR_BADMAGIC;
-    } else if (len < sizeof(struct fdt_header)) {
-        ret = -FDT_ERR_TRUNCATED;
-    } else {
-        ret = fdt_check_header(data);
-        if (!ret && fdt_totalsize(data) > len) {
-            ret = -FDT_ERR_TRUNCATED;
-        }
-    }
-    if (ret) {
-        error_setg(errp, "virt-pcie: -dtb '%s' is not a flattened device "
-                   "tree (%s)", path, fdt_strerror(ret));
         return false;
     }
     return true;
@@ -351,7 +319,7 @@ static void virt_pcie_machine_init(MachineState *ms)
         exit(1);
     }
     virt_pcie_check_ram(ms->ram_size, &error_fatal);
-    virt_pcie_check_dtb(ms->dtb, &error_fatal);
+    riscv_mh_dtb_check(ms->dtb, &error_fatal);
     sockets = virt_pcie_check_harts(ms);
 
     /* One memory topology update for all harts and interrupt files */

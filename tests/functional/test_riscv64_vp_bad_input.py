@@ -71,7 +71,7 @@ CASES = {
         r"Unable to get size of device tree file '/nonexistent/virt-pcie\.dtb'"),
     'dtb_not_a_dtb': (
         ['-dtb', '{notdtb}'],
-        r"virt-pcie: -dtb '[^']*/not-a-dtb\.bin' is not a flattened device "
+        r"-dtb '[^']*/not-a-dtb\.bin' is not a flattened device "
         r"tree \(FDT_ERR_BADMAGIC\)"),
     'missing_kernel': (
         ['-kernel', '/nonexistent/Image'],

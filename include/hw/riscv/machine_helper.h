@@ -147,6 +147,11 @@ uint32_t *riscv_mh_intc_cells(const RiscvMhHarts *h, const uint32_t *irqs,
                               int nirqs, size_t *bytes);
 /* Number of index bits that can tell @count things apart. */
 uint32_t riscv_mh_index_bits(uint32_t count);
+/*
+ * Refuse a -dtb @path whose contents are not a device tree, naming it; a
+ * missing or unreadable one is left to riscv_mh_fdt_init().  NULL is fine.
+ */
+bool riscv_mh_dtb_check(const char *path, Error **errp);
 /* Load -dtb, or create root, /soc, @pcie's node, /chosen; true if created */
 bool riscv_mh_fdt_init(MachineState *ms, int *fdt_size, const char *model,
                        const char *compat, const RiscvMhPcie *pcie);
