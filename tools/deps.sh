@@ -45,6 +45,9 @@ missing_of()
         fi
     done
 }
+# Every later step writes below the cache; a fresh HOME has no ~/.cache.
+mkdir -p "$VP_CACHE" || vp_die "cannot create the download cache $VP_CACHE"
+
 mapfile -t missing < <(missing_of "${wanted[@]}")
 mapfile -t missing_lean < <(missing_of "${lean[@]}")
 
@@ -56,12 +59,13 @@ apt_ready()
 
 if [ "$(id -u)" = 0 ]; then
     "$VP_TOP/tools/apt-sources.sh"
+    aptlog=$VP_CACHE/apt.log
     install()
     {
         vp_say "installing: $*"
-        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" > "$VP_CACHE.apt.log" 2>&1; then
-            tail -n 15 "$VP_CACHE.apt.log" >&2
-            vp_die "apt-get install $* failed (log: $VP_CACHE.apt.log)"
+        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" > "$aptlog" 2>&1; then
+            tail -n 15 "$aptlog" >&2
+            vp_die "apt-get install $* failed (log: $aptlog)"
         fi
     }
     [ "${#missing[@]}" -gt 0 ] && install "${missing[@]}"

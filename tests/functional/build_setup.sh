@@ -99,4 +99,14 @@ expect no-network-qemu "could not fetch a QEMU 10\.0 source package" \
 expect no-network-kit "cannot download opensbi" \
     env APT_CONFIG="$tmp/apt.conf" VP_CACHE="$tmp/cache" "$tools/blobs.sh" "$tmp/nobuild"
 
+# A fresh HOME has no ~/.cache: the setup step must create the cache.
+mkdir -p "$tmp/home"
+if out=$(env -u XDG_CACHE_HOME -u VP_CACHE HOME="$tmp/home" "$tools/deps.sh" 2>&1) &&
+   [ -d "$tmp/home/.cache/virt-pcie" ]; then
+    echo "ok home-without-cache"
+else
+    echo "FAIL home-without-cache ($out)"
+    status=1
+fi
+
 exit $status
