@@ -42,10 +42,13 @@ BASE_ARGS = ['-bios', 'none', '-display', 'none', '-serial', 'null',
 
 # The named configurations: the default machine, and the devices whose
 # defaults the machine sets. No NIC: option ROMs come from host packages.
+# No pci-serial-2x: migrating it crashes QEMU 10.0 (its vmstate saves four
+# SerialStates, of which it realizes two, and the fifo timer subsection's
+# .needed calls timer_pending(NULL)); add it as a new configuration once
+# that is fixed, since a configuration's files never change.
 CONFIGS = {
     'default': [],
-    'devices': ['-device', 'pci-serial', '-device', 'pci-serial-2x',
-                '-device', 'pci-serial-4x',
+    'devices': ['-device', 'pci-serial', '-device', 'pci-serial-4x',
                 '-blockdev', 'driver=null-co,node-name=abi-disk,'
                 'size=67108864,read-zeroes=on',
                 '-device', 'virtio-blk-pci,drive=abi-disk',
@@ -175,20 +178,20 @@ def read_config(vm, addr):
 
 
 def hexdump(data):
-    """16 bytes a line; runs of all-zero lines become one range line."""
-    out, zero_from = [], None
-    for off in range(0, len(data), 16):
+    """16 bytes a line; a run of lines that all hold one byte value (zeros,
+    or the ff of a function without extended config space) is one line."""
+    out, off = [], 0
+    while off < len(data):
         row = data[off:off + 16]
-        if not any(row):
-            if zero_from is None:
-                zero_from = off
-            continue
-        if zero_from is not None:
-            out.append(f'{zero_from:03x}-{off - 1:03x}: zero')
-            zero_from = None
-        out.append(f'{off:03x}: ' + ' '.join(f'{b:02x}' for b in row))
-    if zero_from is not None:
-        out.append(f'{zero_from:03x}-{len(data) - 1:03x}: zero')
+        end = off + 16
+        if row.count(row[0]) == 16:
+            while end < len(data) and data[end:end + 16] == row:
+                end += 16
+        if end - off > 16:
+            out.append(f'{off:03x}-{end - 1:03x}: all {row[0]:02x}')
+        else:
+            out.append(f'{off:03x}: ' + ' '.join(f'{b:02x}' for b in row))
+        off = end
     return out
 
 
@@ -206,8 +209,9 @@ def describe_function(dev):
         if kind == 'memory':
             kind += ' 64-bit' if r.get('mem_type_64') else ' 32-bit'
             kind += ' prefetch' if r.get('prefetch') else ''
-        out.append(f"  bar {r['bar']}: {kind} size {r['size']:#x} "
-                   f"address {r['address']:#x}")
+        addr = r['address']
+        where = 'unassigned' if addr < 0 else f'at {addr:#x}'
+        out.append(f"  bar {r['bar']}: {kind} size {r['size']:#x} {where}")
     return out
 
 
@@ -227,14 +231,21 @@ def dump_pci(vm, dts):
 
 # -- migration stream description
 
+# Keys that name a JSON object come first, so that a diff's context shows
+# which section or field changed; the others follow in sorted order.
+KEY_ORDER = ('name', 'vmsd_name', 'instance_id', 'version', 'type', 'size')
+
+
 def normalise_vmstate(node):
-    """Sorted sections and subsections; field order is kept (it is the
-    order of the stream)."""
+    """Sections and subsections sorted by name, keys in KEY_ORDER; the
+    order of fields is kept (it is the order of the stream)."""
     if isinstance(node, list):
         return [normalise_vmstate(n) for n in node]
     if not isinstance(node, dict):
         return node
-    out = {k: normalise_vmstate(v) for k, v in node.items()}
+    keys = [k for k in KEY_ORDER if k in node] + \
+        sorted(k for k in node if k not in KEY_ORDER)
+    out = {k: normalise_vmstate(node[k]) for k in keys}
     if isinstance(out.get('devices'), list):
         out['devices'].sort(key=lambda d: (d.get('name', ''),
                                            d.get('instance_id', 0)))
@@ -260,8 +271,7 @@ def dump_vmstate(vm, src, workdir):
     desc = subprocess.run([sys.executable, script, '-f', stream, '-d', 'desc'],
                           check=True, capture_output=True, text=True,
                           timeout=120).stdout
-    return json.dumps(normalise_vmstate(json.loads(desc)), indent=2,
-                      sort_keys=True) + '\n'
+    return json.dumps(normalise_vmstate(json.loads(desc)), indent=2) + '\n'
 
 
 # -- dump and compare
@@ -277,7 +287,9 @@ def dump(qemu, src, machine, config, outdir, new_vm=None):
         if new_vm is None:
             sys.path.insert(0, os.path.join(src, 'python'))
             from qemu.machine import QEMUMachine  # pylint: disable=C0415
-            new_vm = lambda: QEMUMachine(qemu, base_temp_dir=work)
+
+            def new_vm():
+                return QEMUMachine(qemu, base_temp_dir=work)
         dts = dump_dt(qemu, machine, config, work)
         vm = new_vm()
         vm.set_machine(machine)
@@ -293,6 +305,30 @@ def dump(qemu, src, machine, config, outdir, new_vm=None):
             f.write(text)
 
 
+# The line that names what a diff hunk is in, as diff -F shows it: the
+# device-tree node, the PCI function, the migration section.
+HUNK_CONTEXT = {
+    'dt.dts': re.compile(r'^\t*\S+ \{$'),
+    'pci.txt': re.compile(r'^[0-9a-f]{2}:[0-9a-f]{2}\.[0-7] '),
+    'vmstate.json': re.compile(r'^      "name": '),
+}
+
+
+def label_hunks(diff, old, pattern):
+    """DIFF's hunk headers followed by the last line of OLD before the
+    hunk that matches PATTERN."""
+    out = []
+    for line in diff:
+        m = re.match(r'^@@ -(\d+)', line)
+        if m:
+            before = old[:int(m.group(1)) + 1]
+            ctx = [l for l in before if pattern.match(l)]
+            if ctx:
+                line += ' ' + ctx[-1].strip()
+        out.append(line)
+    return out
+
+
 def compare(golden, dumped, max_lines=60):
     """[(file name, trimmed unified diff)] of the files that differ."""
     diffs = []
@@ -306,6 +342,7 @@ def compare(golden, dumped, max_lines=60):
                                          f'golden/{name}', f'build/{name}',
                                          lineterm='', n=2))
         if diff:
+            diff = label_hunks(diff, texts[0], HUNK_CONTEXT[name])
             if len(diff) > max_lines:
                 diff = diff[:max_lines] + \
                     [f'... ({len(diff) - max_lines} more diff lines)']
