@@ -3,7 +3,9 @@
 #
 # Add the Debian suites virt-pcie needs to apt, derived from the mirror the
 # machine already uses (no host name is written into the repository):
-#   - trixie deb-src: the QEMU 10.0 base and the firmware sources;
+#   - sid deb-src: the QEMU base (QEMU_BASE: Debian's 10.2, served by sid);
+#   - trixie deb-src: the QEMU 10.0 base of released machine versions
+#     (tools/build-release.sh) and the firmware sources;
 #   - trixie riscv64: the stock guest kernel, busybox and OpenSBI 1.6;
 #   - bookworm-backports: meson >= 1.5, pycotap and OpenSBI 1.5.1.
 # trixie is pinned low so that it never replaces a host package.
@@ -46,7 +48,7 @@ want=$(cat <<EOT
 # Written by virt-pcie tools/apt-sources.sh from this machine's own entries.
 Types: deb-src
 URIs: $mirror
-Suites: trixie
+Suites: trixie sid
 Components: main
 Signed-By: $keyring
 
@@ -97,9 +99,10 @@ if [ "$changed" = 1 ] || [ ! -e "$stamp" ] || [ -n "${VP_APT_UPDATE:-}" ]; then
         :
     fi
     versions=$(apt-cache showsrc qemu 2>/dev/null || true)
-    if ! grep -q '^Version: 1:10\.0\.' <<<"$versions"; then
-        echo "apt-sources: apt-get update did not bring trixie's qemu source index;" >&2
-        echo "             is the Debian archive reachable?" >&2
+    if ! grep -q '^Version: 1:10\.0\.' <<<"$versions" ||
+       ! grep -q '^Version: 1:10\.2\.' <<<"$versions"; then
+        echo "apt-sources: apt-get update did not bring the qemu source indexes" >&2
+        echo "             of trixie and sid; is the Debian archive reachable?" >&2
         exit 1
     fi
     touch "$stamp"

@@ -12,7 +12,7 @@ VP_TOOL=deps
 # name[/suite][:min-version]   -- why
 wanted=(
     gcc make pkg-config ninja-build ccache git rsync patch   # build tools
-    meson/bookworm-backports:1.5                             # QEMU 10.0 needs meson >= 1.5
+    meson/bookworm-backports:1.5                             # QEMU 10.x needs meson >= 1.5
     python3 python3-venv python3-pycotap/bookworm-backports  # configure, functional tests
     libglib2.0-dev libfdt-dev libpixman-1-dev zlib1g-dev libslirp-dev flex bison
     dpkg-dev                                                 # apt-get source (dpkg-source)

@@ -3,10 +3,12 @@
 #
 # Find or fetch the QEMU base tree and point build/base at it.
 #
-#   QEMU_SRC=/path   use an existing QEMU 10.0.x tree (never modified);
-#   otherwise        Debian's qemu source package, as recorded in QEMU_BASE,
-#                    from apt (deb-src trixie, then bookworm-backports),
-#                    unpacked with Debian's patch series into $VP_CACHE/src.
+#   QEMU_SRC=/path   use an existing QEMU tree of the QEMU_BASE series
+#                    (never modified);
+#   otherwise        Debian's qemu source package, exactly the version
+#                    recorded in QEMU_BASE, from whichever deb-src suite
+#                    lists it (sid for 10.2), unpacked with Debian's patch
+#                    series into $VP_CACHE/src.
 #
 # The base must be in the series of QEMU_BASE. A newer point release is built
 # with a warning (printed once per version); any other series stops the build.
@@ -69,14 +71,15 @@ if [ -f "$(tree_of "$base_deb")/VERSION" ]; then
     exit 0
 fi
 
-# The versions of qemu's source package apt knows, in the suites we use.
-candidates()
+# The suites whose source index lists qemu version $1, e.g. "sid".
+suites_listing()
 {
-    local suite
-    for suite in trixie bookworm-backports; do
-        apt-get source --print-uris -q "qemu/$suite" 2>/dev/null |
-            sed -n -E "s/^'[^']*' qemu_([^ ]*)\.dsc .*/\1 $suite/p" | head -n 1
-    done
+    apt-cache madison qemu 2>/dev/null |
+        awk -F'|' -v v="$1" '
+            { ver = $2; gsub(/[[:space:]]/, "", ver) }
+            ver == v && $3 ~ /Sources[[:space:]]*$/ {
+                n = split($3, w, " "); split(w[n - 1], s, "/"); print s[1]
+            }' | sort -u | tr '\n' ' ' | sed 's/ $//'
 }
 
 # unpack_by_hand DEBVER SUITE DIR: fetch the files one by one with apt's own
@@ -84,7 +87,7 @@ candidates()
 unpack_by_hand()
 {
     local ver=$1 suite=$2 dir=$3 uri name size hash orig debtar
-    apt-get source --print-uris -q "qemu/$suite" 2>/dev/null | grep "^'" |
+    apt-get source --print-uris -q "qemu=$ver" 2>/dev/null | grep "^'" |
     while read -r uri name size hash; do
         uri=${uri//\'/}
         case "$name" in *.dsc) continue ;; esac
@@ -115,11 +118,11 @@ fetch_one()
     work=$dest.tmp
     rm -rf "$work"
     mkdir -p "$work"
-    vp_say "fetching qemu $ver ($suite) into $dest"
-    if (cd "$work" && apt-get source -q "qemu/$suite" > apt-source.log 2>&1); then
+    vp_say "fetching qemu $ver (Debian $suite) into $dest"
+    if (cd "$work" && apt-get source -q "qemu=$ver" > apt-source.log 2>&1); then
         :
     else
-        vp_warn "apt-get source qemu/$suite failed; fetching its files one by one"
+        vp_warn "apt-get source qemu=$ver ($suite) failed; fetching its files one by one"
         sed 's/^/    /' "$work/apt-source.log" | tail -n 5 >&2
         rm -rf "$work"
         mkdir -p "$work"
@@ -133,28 +136,20 @@ fetch_one()
     mv "$work" "$dest"
 }
 
-mapfile -t cands < <(candidates)
-if [ "${#cands[@]}" = 0 ]; then
+# Exactly the version of QEMU_BASE, from whichever suite lists it.
+suites=$(suites_listing "$base_deb")
+if [ -z "$suites" ]; then
     have=$(ls "$VP_CACHE/src" 2>/dev/null | tr '\n' ' ')
-    vp_die "apt knows no qemu source package in trixie or bookworm-backports." \
-        "Run tools/apt-sources.sh as root (it adds the deb-src entries), and check" \
-        "that the Debian archive is reachable. Cached bases: ${have:-none}"
+    vp_die "no apt source index lists qemu $base_deb (QEMU_BASE)." \
+        "Run tools/apt-sources.sh as root (it adds the deb-src entries of" \
+        "trixie and sid), and check that the Debian archive still serves it." \
+        "Cached bases: ${have:-none}"
 fi
-
-for c in "${cands[@]}"; do
-    ver=${c% *}
-    suite=${c#* }
-    up=$(vp_upstream_of "$ver")
-    if [ "$(vp_series_of "$up")" != "$series" ]; then
-        vp_warn "qemu/$suite is $up, not in the $series series; skipped"
-        continue
-    fi
-    if [ -f "$(tree_of "$ver")/VERSION" ] || fetch_one "$ver" "$suite"; then
-        check_tree "$(tree_of "$ver")" "Debian qemu $ver"
-        link_base "$(tree_of "$ver")"
-        exit 0
-    fi
-    vp_warn "could not fetch qemu $ver from $suite"
-done
-vp_die "could not fetch a QEMU $series source package from the Debian archive" \
-    "(is it reachable? see the messages above)"
+if fetch_one "$base_deb" "$suites"; then
+    check_tree "$(tree_of "$base_deb")" "Debian qemu $base_deb"
+    link_base "$(tree_of "$base_deb")"
+    exit 0
+fi
+vp_die "could not fetch qemu $base_deb from the Debian archive (listed by:" \
+    "$suites; tried apt-get source, then the files one by one against" \
+    "their sha256): see the messages above"

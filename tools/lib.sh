@@ -22,13 +22,13 @@ vp_say()
     echo "$VP_TOOL: $*"
 }
 
-# The Debian source version recorded in QEMU_BASE, e.g. 1:10.0.13+ds-0+deb13u1.
+# The Debian source version recorded in QEMU_BASE, e.g. 1:10.2.2+ds-1.
 vp_base_debian_version()
 {
     grep -v '^#' "$VP_TOP/QEMU_BASE" | head -n 1 | tr -d '[:space:]'
 }
 
-# 1:10.0.13+ds-0+deb13u1 -> 10.0.13
+# 1:10.2.2+ds-1 -> 10.2.2
 vp_upstream_of()
 {
     local v=${1#*:}
@@ -36,7 +36,7 @@ vp_upstream_of()
     echo "${v%%+*}"
 }
 
-# 10.0.13 -> 10.0
+# 10.2.2 -> 10.2
 vp_series_of()
 {
     echo "$1" | cut -d. -f1-2

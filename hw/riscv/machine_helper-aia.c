@@ -9,7 +9,8 @@
 #include "qemu/osdep.h"
 #include "hw/boards.h"
 #include "hw/sysbus.h"
-#include "exec/address-spaces.h"
+#include "system/address-spaces.h"
+#include "system/kvm.h"
 #include "hw/intc/riscv_aclint.h"
 #include "hw/intc/riscv_aplic.h"
 #include "hw/intc/riscv_imsic.h"
@@ -24,27 +25,13 @@
 #define MH_APLIC_INT_CELLS 2
 
 DeviceState *riscv_mh_mtimer_create(hwaddr base,
-                                    const RISCVHartArrayState *soc)
+                                    const RISCVHartArrayState *soc,
+                                    uint32_t freq)
 {
     return riscv_aclint_mtimer_create(base, RISCV_ACLINT_DEFAULT_MTIMER_SIZE,
                                       soc->hartid_base, soc->num_harts,
                                       RISCV_ACLINT_DEFAULT_MTIMECMP,
-                                      RISCV_ACLINT_DEFAULT_MTIME,
-                                      RISCV_ACLINT_DEFAULT_TIMEBASE_FREQ,
-                                      true);
-}
-
-DeviceState *riscv_mh_swi_create(hwaddr base, const RISCVHartArrayState *soc,
-                                 RiscvMhMode mode)
-{
-    return riscv_aclint_swi_create(base, soc->hartid_base, soc->num_harts,
-                                   mode == RISCV_MH_MODE_S);
-}
-
-void riscv_mh_clint_create(hwaddr base, const RISCVHartArrayState *soc)
-{
-    riscv_mh_swi_create(base, soc, RISCV_MH_MODE_M);
-    riscv_mh_mtimer_create(base + RISCV_ACLINT_SWI_SIZE, soc);
+                                      RISCV_ACLINT_DEFAULT_MTIME, freq, true);
 }
 
 void riscv_mh_fdt_mtimer(MachineState *ms, const RiscvMhHarts *h,
@@ -54,57 +41,91 @@ void riscv_mh_fdt_mtimer(MachineState *ms, const RiscvMhHarts *h,
     size_t len;
     g_autofree uint32_t *ie = riscv_mh_intc_cells(h, &irq, 1, &len);
     g_autofree char *path = g_strdup_printf("/soc/mtimer@%" PRIx64, base);
-    const RiscvMhProp props[] = {
-        RISCV_MH_STR("compatible", "riscv,aclint-mtimer"),
-        RISCV_MH_REG("reg",
-                     base + RISCV_ACLINT_DEFAULT_MTIME,
-                     size - RISCV_ACLINT_DEFAULT_MTIME,
-                     base + RISCV_ACLINT_DEFAULT_MTIMECMP,
-                     RISCV_ACLINT_DEFAULT_MTIME),
-        RISCV_MH_BLOB("interrupts-extended", ie, len),
-        RISCV_MH_NUMA(h->socket),
-    };
 
-    riscv_mh_fdt_node(ms, path, props, ARRAY_SIZE(props));
+    qemu_fdt_add_subnode(ms->fdt, path);
+    qemu_fdt_setprop_string(ms->fdt, path, "compatible",
+                            "riscv,aclint-mtimer");
+    qemu_fdt_setprop_sized_cells(ms->fdt, path, "reg",
+                                 2, base + RISCV_ACLINT_DEFAULT_MTIME,
+                                 2, size - RISCV_ACLINT_DEFAULT_MTIME,
+                                 2, base + RISCV_ACLINT_DEFAULT_MTIMECMP,
+                                 2, RISCV_ACLINT_DEFAULT_MTIME);
+    qemu_fdt_setprop(ms->fdt, path, "interrupts-extended", ie, len);
+    riscv_socket_fdt_write_id(ms, path, h->socket);
 }
 
-void riscv_mh_fdt_swi(MachineState *ms, const RiscvMhHarts *h,
-                      hwaddr base, hwaddr size, RiscvMhMode mode)
+void riscv_mh_fdt_socket_clint(void *fdt, hwaddr addr, uint64_t size,
+                               int socket_id, uint32_t *intc_phandles,
+                               int num_harts, bool numa_enabled)
 {
-    char level = mode == RISCV_MH_MODE_M ? 'm' : 's';
-    uint32_t irq = mode == RISCV_MH_MODE_M ? IRQ_M_SOFT : IRQ_S_SOFT;
-    size_t len;
-    g_autofree uint32_t *ie = riscv_mh_intc_cells(h, &irq, 1, &len);
-    g_autofree char *path = g_strdup_printf("/soc/%cswi@%" PRIx64,
-                                            level, base);
-    g_autofree char *compat = g_strdup_printf("riscv,aclint-%cswi", level);
-    const RiscvMhProp props[] = {
-        RISCV_MH_STR("compatible", compat),
-        RISCV_MH_REG("reg", base, size),
-        RISCV_MH_BLOB("interrupts-extended", ie, len),
-        RISCV_MH_EMPTY("interrupt-controller"),
-        RISCV_MH_CELLS("#interrupt-cells", 0),
-        RISCV_MH_NUMA(h->socket),
-    };
-
-    riscv_mh_fdt_node(ms, path, props, ARRAY_SIZE(props));
-}
-
-void riscv_mh_fdt_clint(MachineState *ms, const RiscvMhHarts *h,
-                        hwaddr base, hwaddr size)
-{
+    static const char *const compat[] = { "sifive,clint0", "riscv,clint0" };
     static const uint32_t irqs[] = { IRQ_M_SOFT, IRQ_M_TIMER };
+    RiscvMhHarts h = { .count = num_harts, .intc = intc_phandles };
     size_t len;
-    g_autofree uint32_t *ie = riscv_mh_intc_cells(h, irqs, 2, &len);
-    g_autofree char *path = g_strdup_printf("/soc/clint@%" PRIx64, base);
-    const RiscvMhProp props[] = {
-        RISCV_MH_STRV("compatible", "sifive,clint0", "riscv,clint0"),
-        RISCV_MH_REG("reg", base, size),
-        RISCV_MH_BLOB("interrupts-extended", ie, len),
-        RISCV_MH_NUMA(h->socket),
-    };
+    g_autofree uint32_t *ie = riscv_mh_intc_cells(&h, irqs, 2, &len);
+    g_autofree char *path = g_strdup_printf("/soc/clint@%" HWADDR_PRIx, addr);
 
-    riscv_mh_fdt_node(ms, path, props, ARRAY_SIZE(props));
+    qemu_fdt_add_subnode(fdt, path);
+    qemu_fdt_setprop_string_array(fdt, path, "compatible", (char **)compat,
+                                  ARRAY_SIZE(compat));
+    qemu_fdt_setprop_sized_cells(fdt, path, "reg", 2, addr, 2, size);
+    qemu_fdt_setprop(fdt, path, "interrupts-extended", ie, len);
+    if (numa_enabled) {
+        qemu_fdt_setprop_cell(fdt, path, "numa-node-id", socket_id);
+    }
+}
+
+/* The files of @count harts from @hartid, @stride apart from @base */
+static void mh_imsic_files(hwaddr base, hwaddr stride, int hartid, int count,
+                           bool mmode, int files, uint32_t num_ids)
+{
+    for (int i = 0; i < count; i++) {
+        riscv_imsic_create(base + i * stride, hartid + i, mmode, files,
+                           num_ids);
+    }
+}
+
+DeviceState *riscv_mh_create_aia(bool msimode, int aia_guests,
+                                 uint32_t m_imsic_stride,
+                                 uint32_t s_imsic_stride,
+                                 uint16_t num_sources,
+                                 const MemMapEntry *aplic_m,
+                                 const MemMapEntry *aplic_s,
+                                 const MemMapEntry *imsic_m,
+                                 const MemMapEntry *imsic_s,
+                                 int socket, int base_hartid, int hart_count,
+                                 uint32_t num_msis, uint32_t num_prio_bits)
+{
+    hwaddr group = (hwaddr)socket << IMSIC_MMIO_GROUP_MIN_SHIFT;
+    /* Under KVM, QEMU models only the S level */
+    bool m_level = !kvm_enabled();
+    RiscvMhAplic d = {
+        .m = m_level ? *aplic_m : (MemMapEntry) { 0 },
+        .s = *aplic_s,
+        .num_sources = num_sources,
+        .prio_bits = num_prio_bits,
+        .delivery = msimode ? RISCV_MH_APLIC_MSI : RISCV_MH_APLIC_DIRECT,
+    };
+    RISCVHartArrayState harts = {
+        .hartid_base = base_hartid,
+        .num_harts = hart_count,
+    };
+    DeviceState *root;
+
+    if (msimode) {
+        if (m_level) {
+            mh_imsic_files(imsic_m->base + group, m_imsic_stride, base_hartid,
+                           hart_count, true, 1, num_msis);
+        }
+        mh_imsic_files(imsic_s->base + group, s_imsic_stride, base_hartid,
+                       hart_count, false, 1 + aia_guests, num_msis);
+    }
+    root = riscv_mh_aplic_create(&d, &harts, socket);
+    if (kvm_enabled() && msimode) {
+        riscv_aplic_set_kvm_msicfgaddr(RISCV_APLIC(root),
+                                       imsic_s->base + group);
+    }
+    return root;
 }
 
 hwaddr riscv_mh_imsic_group(const RiscvMhImsic *d, int socket)
@@ -123,12 +144,9 @@ void riscv_mh_imsic_create(const RiscvMhImsic *d,
 {
     hwaddr addr = riscv_mh_imsic_group(d, socket);
 
-    for (int i = 0; i < soc->num_harts; i++) {
-        riscv_imsic_create(addr, soc->hartid_base + i,
-                           d->mode == RISCV_MH_MODE_M, d->guests + 1,
-                           d->num_ids);
-        addr += mh_imsic_hart_size(d);
-    }
+    mh_imsic_files(addr, mh_imsic_hart_size(d), soc->hartid_base,
+                   soc->num_harts, d->mode == RISCV_MH_MODE_M, d->guests + 1,
+                   d->num_ids);
 }
 
 /* The IMSIC files of one socket's harts behind a single MMIO region */
@@ -197,6 +215,8 @@ void riscv_mh_fdt_imsic(MachineState *ms, const RiscvMhImsic *d,
                         const RISCVHartArrayState *soc,
                         const uint32_t *intc, uint32_t phandle)
 {
+    static const char *const compat[] = { "qemu,imsics", "riscv,imsics" };
+    void *fdt = ms->fdt;
     int sockets = riscv_socket_count(ms);
     uint32_t guest_bits = riscv_mh_index_bits(d->guests + 1);
     uint32_t irq = d->mode == RISCV_MH_MODE_M ? IRQ_M_EXT : IRQ_S_EXT;
@@ -214,29 +234,28 @@ void riscv_mh_fdt_imsic(MachineState *ms, const RiscvMhImsic *d,
     }
     path = g_strdup_printf("/soc/interrupt-controller@%" PRIx64, d->base);
 
-    {
-        bool grouped = sockets > 1;
-        const RiscvMhProp props[] = {
-            RISCV_MH_STRV("compatible", "qemu,imsics", "riscv,imsics"),
-            RISCV_MH_CELLS("#interrupt-cells", MH_IMSIC_INT_CELLS),
-            RISCV_MH_EMPTY("interrupt-controller"),
-            RISCV_MH_EMPTY("msi-controller"),
-            RISCV_MH_BLOB("interrupts-extended", ie, len),
-            RISCV_MH_REGV("reg", groups, 2 * sockets),
-            RISCV_MH_CELLS("riscv,num-ids", d->num_ids),
-            RISCV_MH_CELLS(RISCV_MH_IF(guest_bits, "riscv,guest-index-bits"),
-                           guest_bits),
-            RISCV_MH_CELLS(RISCV_MH_IF(grouped, "riscv,hart-index-bits"),
-                           riscv_mh_index_bits(widest)),
-            RISCV_MH_CELLS(RISCV_MH_IF(grouped, "riscv,group-index-bits"),
-                           riscv_mh_index_bits(sockets)),
-            RISCV_MH_CELLS(RISCV_MH_IF(grouped, "riscv,group-index-shift"),
-                           d->group_shift),
-            RISCV_MH_CELLS("phandle", phandle),
-        };
-
-        riscv_mh_fdt_node(ms, path, props, ARRAY_SIZE(props));
+    qemu_fdt_add_subnode(fdt, path);
+    qemu_fdt_setprop_string_array(fdt, path, "compatible", (char **)compat,
+                                  ARRAY_SIZE(compat));
+    qemu_fdt_setprop_cell(fdt, path, "#interrupt-cells", MH_IMSIC_INT_CELLS);
+    qemu_fdt_setprop(fdt, path, "interrupt-controller", NULL, 0);
+    qemu_fdt_setprop(fdt, path, "msi-controller", NULL, 0);
+    qemu_fdt_setprop(fdt, path, "interrupts-extended", ie, len);
+    riscv_mh_fdt_setprop_reg(fdt, path, "reg", groups, sockets);
+    qemu_fdt_setprop_cell(fdt, path, "riscv,num-ids", d->num_ids);
+    if (guest_bits) {
+        qemu_fdt_setprop_cell(fdt, path, "riscv,guest-index-bits",
+                              guest_bits);
     }
+    if (sockets > 1) {
+        qemu_fdt_setprop_cell(fdt, path, "riscv,hart-index-bits",
+                              riscv_mh_index_bits(widest));
+        qemu_fdt_setprop_cell(fdt, path, "riscv,group-index-bits",
+                              riscv_mh_index_bits(sockets));
+        qemu_fdt_setprop_cell(fdt, path, "riscv,group-index-shift",
+                              d->group_shift);
+    }
+    qemu_fdt_setprop_cell(fdt, path, "phandle", phandle);
 }
 
 static const MemMapEntry *mh_aplic_window(const RiscvMhAplic *d,
@@ -275,49 +294,50 @@ DeviceState *riscv_mh_aplic_create(const RiscvMhAplic *d,
     return root ? root : sdom;
 }
 
-char *riscv_mh_aplic_path(const RiscvMhAplic *d, RiscvMhMode mode,
-                          int socket)
-{
-    return g_strdup_printf("/soc/interrupt-controller@%" PRIx64,
-                           mh_aplic_addr(d, mode, socket));
-}
-
 /* One APLIC domain node; @child: phandle of the delegated-to domain */
 static void mh_fdt_aplic_domain(MachineState *ms, const RiscvMhAplic *d,
                                 const RiscvMhHarts *h, RiscvMhMode mode,
                                 uint32_t msi, uint32_t phandle,
                                 uint32_t child)
 {
+    static const char *const compat[] = { "qemu,aplic", "riscv,aplic" };
+    void *fdt = ms->fdt;
     bool direct = d->delivery == RISCV_MH_APLIC_DIRECT;
     uint32_t irq = mode == RISCV_MH_MODE_M ? IRQ_M_EXT : IRQ_S_EXT;
     size_t len = 0;
     g_autofree uint32_t *ie =
         direct ? riscv_mh_intc_cells(h, &irq, 1, &len) : NULL;
-    g_autofree char *path = riscv_mh_aplic_path(d, mode, h->socket);
-    const RiscvMhProp props[] = {
-        RISCV_MH_STRV("compatible", "qemu,aplic", "riscv,aplic"),
-        RISCV_MH_CELLS("#address-cells", MH_APLIC_ADDR_CELLS),
-        RISCV_MH_CELLS("#interrupt-cells", MH_APLIC_INT_CELLS),
-        RISCV_MH_EMPTY("interrupt-controller"),
-        RISCV_MH_BLOB(RISCV_MH_IF(direct, "interrupts-extended"), ie, len),
-        RISCV_MH_CELLS(RISCV_MH_IF(!direct, "msi-parent"), msi),
-        RISCV_MH_REG("reg", mh_aplic_addr(d, mode, h->socket),
-                     mh_aplic_window(d, mode)->size),
-        RISCV_MH_CELLS("riscv,num-sources", d->num_sources),
-        RISCV_MH_CELLS(RISCV_MH_IF(child, "riscv,children"), child),
-        RISCV_MH_CELLS(RISCV_MH_IF(child, "riscv,delegation"),
-                       child, 1, d->num_sources),
+    hwaddr addr = mh_aplic_addr(d, mode, h->socket);
+    g_autofree char *path = g_strdup_printf("/soc/interrupt-controller@%"
+                                            PRIx64, addr);
+
+    qemu_fdt_add_subnode(fdt, path);
+    qemu_fdt_setprop_string_array(fdt, path, "compatible", (char **)compat,
+                                  ARRAY_SIZE(compat));
+    qemu_fdt_setprop_cell(fdt, path, "#address-cells", MH_APLIC_ADDR_CELLS);
+    qemu_fdt_setprop_cell(fdt, path, "#interrupt-cells", MH_APLIC_INT_CELLS);
+    qemu_fdt_setprop(fdt, path, "interrupt-controller", NULL, 0);
+    if (direct) {
+        qemu_fdt_setprop(fdt, path, "interrupts-extended", ie, len);
+    } else {
+        qemu_fdt_setprop_cell(fdt, path, "msi-parent", msi);
+    }
+    qemu_fdt_setprop_sized_cells(fdt, path, "reg", 2, addr,
+                                 2, mh_aplic_window(d, mode)->size);
+    qemu_fdt_setprop_cell(fdt, path, "riscv,num-sources", d->num_sources);
+    if (child) {
+        qemu_fdt_setprop_cell(fdt, path, "riscv,children", child);
+        qemu_fdt_setprop_cells(fdt, path, "riscv,delegation",
+                               child, 1, d->num_sources);
         /*
          * DEPRECATED_9.1: "riscv,delegate" only stays for old firmware,
          * new code must use "riscv,delegation".
          */
-        RISCV_MH_CELLS(RISCV_MH_IF(child, "riscv,delegate"),
-                       child, 1, d->num_sources),
-        RISCV_MH_NUMA(h->socket),
-        RISCV_MH_CELLS("phandle", phandle),
-    };
-
-    riscv_mh_fdt_node(ms, path, props, ARRAY_SIZE(props));
+        qemu_fdt_setprop_cells(fdt, path, "riscv,delegate",
+                               child, 1, d->num_sources);
+    }
+    riscv_socket_fdt_write_id(ms, path, h->socket);
+    qemu_fdt_setprop_cell(fdt, path, "phandle", phandle);
 }
 
 uint32_t riscv_mh_fdt_aplic(MachineState *ms, const RiscvMhAplic *d,

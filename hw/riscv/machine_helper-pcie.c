@@ -14,7 +14,7 @@
 #include "hw/pci-host/gpex.h"
 #include "hw/riscv/machine_helper.h"
 #include "system/device_tree.h"
-#include "exec/address-spaces.h"
+#include "system/address-spaces.h"
 
 /* Cells of a PCI unit address and of an INTx specifier */
 #define MH_PCI_ADDR_CELLS 3
@@ -104,6 +104,7 @@ static uint32_t *mh_put64(uint32_t *cell, uint64_t v)
 
 void riscv_mh_fdt_pcie(MachineState *ms, const RiscvMhPcie *d, uint32_t msi)
 {
+    void *fdt = ms->fdt;
     g_autofree char *path = riscv_mh_pcie_path(d);
     /* phys.hi space code, PCI address, CPU address, size */
     const struct {
@@ -127,25 +128,22 @@ void riscv_mh_fdt_pcie(MachineState *ms, const RiscvMhPcie *d, uint32_t msi)
         }
     }
 
-    {
-        const RiscvMhProp props[] = {
-            RISCV_MH_CELLS("#address-cells", MH_PCI_ADDR_CELLS),
-            RISCV_MH_CELLS("#interrupt-cells", MH_PCI_INT_CELLS),
-            RISCV_MH_CELLS("#size-cells", 2),
-            RISCV_MH_STR("compatible", "pci-host-ecam-generic"),
-            RISCV_MH_STR("device_type", "pci"),
-            RISCV_MH_CELLS("linux,pci-domain", 0),
-            RISCV_MH_CELLS("bus-range",
-                           0, d->ecam.size / PCIE_MMCFG_SIZE_MIN - 1),
-            RISCV_MH_EMPTY("dma-coherent"),
-            RISCV_MH_CELLS(RISCV_MH_IF(msi, "msi-parent"), msi),
-            RISCV_MH_REG("reg", d->ecam.base, d->ecam.size),
-            RISCV_MH_BLOB("ranges", ranges,
-                          (cell - ranges) * sizeof(uint32_t)),
-        };
-
-        riscv_mh_fdt_props(ms, path, props, ARRAY_SIZE(props));
+    qemu_fdt_setprop_cell(fdt, path, "#address-cells", MH_PCI_ADDR_CELLS);
+    qemu_fdt_setprop_cell(fdt, path, "#interrupt-cells", MH_PCI_INT_CELLS);
+    qemu_fdt_setprop_cell(fdt, path, "#size-cells", 2);
+    qemu_fdt_setprop_string(fdt, path, "compatible", "pci-host-ecam-generic");
+    qemu_fdt_setprop_string(fdt, path, "device_type", "pci");
+    qemu_fdt_setprop_cell(fdt, path, "linux,pci-domain", 0);
+    qemu_fdt_setprop_cells(fdt, path, "bus-range",
+                           0, d->ecam.size / PCIE_MMCFG_SIZE_MIN - 1);
+    qemu_fdt_setprop(fdt, path, "dma-coherent", NULL, 0);
+    if (msi) {
+        qemu_fdt_setprop_cell(fdt, path, "msi-parent", msi);
     }
+    qemu_fdt_setprop_sized_cells(fdt, path, "reg", 2, d->ecam.base,
+                                 2, d->ecam.size);
+    qemu_fdt_setprop(fdt, path, "ranges", ranges,
+                     (cell - ranges) * sizeof(uint32_t));
 }
 
 void riscv_mh_fdt_pcie_intx(MachineState *ms, const RiscvMhPcie *d,
@@ -156,12 +154,6 @@ void riscv_mh_fdt_pcie_intx(MachineState *ms, const RiscvMhPcie *d,
     uint32_t map[PCI_NUM_PINS * PCI_NUM_PINS * MH_INTX_ROW_MAX] = { 0 };
     size_t row = MH_PCI_ADDR_CELLS + MH_PCI_INT_CELLS + 1 + p->cells;
     uint32_t *cell = map;
-    const RiscvMhProp props[] = {
-        RISCV_MH_BLOB("interrupt-map", map,
-                      PCI_NUM_PINS * PCI_NUM_PINS * row * sizeof(uint32_t)),
-        RISCV_MH_CELLS("interrupt-map-mask",
-                       PCI_DEVFN(3, 0) << 8, 0, 0, 0x7),
-    };
 
     for (int slot = 0; slot < PCI_NUM_PINS; slot++) {
         for (int pin = 0; pin < PCI_NUM_PINS; pin++, cell += row) {
@@ -178,5 +170,8 @@ void riscv_mh_fdt_pcie_intx(MachineState *ms, const RiscvMhPcie *d,
             }
         }
     }
-    riscv_mh_fdt_props(ms, path, props, ARRAY_SIZE(props));
+    qemu_fdt_setprop(ms->fdt, path, "interrupt-map", map,
+                     PCI_NUM_PINS * PCI_NUM_PINS * row * sizeof(uint32_t));
+    qemu_fdt_setprop_cells(ms->fdt, path, "interrupt-map-mask",
+                           PCI_DEVFN(3, 0) << 8, 0, 0, 0x7);
 }

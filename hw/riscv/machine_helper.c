@@ -28,79 +28,10 @@
 #include "system/kvm.h"
 #include "system/numa.h"
 #include "system/qtest.h"
-#include "exec/address-spaces.h"
+#include "system/address-spaces.h"
 #include "target/riscv/cpu.h"
 #include "target/riscv/pmu.h"
 #include "kvm/kvm_riscv.h"
-
-static void mh_prop_write(MachineState *ms, const char *path,
-                          const RiscvMhProp *p)
-{
-    g_autofree uint32_t *cells = NULL;
-    const uint64_t *wide = p->data;
-    const RiscvMhIrqParent *parent = p->data;
-    size_t n = 0;
-
-    switch (p->type) {
-    case RISCV_MH_PROP_EMPTY:
-        qemu_fdt_setprop(ms->fdt, path, p->name, NULL, 0);
-        return;
-    case RISCV_MH_PROP_STR:
-        qemu_fdt_setprop_string(ms->fdt, path, p->name, p->data);
-        return;
-    case RISCV_MH_PROP_STRV:
-        qemu_fdt_setprop_string_array(ms->fdt, path, p->name,
-                                      (char **)p->data, p->count);
-        return;
-    case RISCV_MH_PROP_BLOB:
-        qemu_fdt_setprop(ms->fdt, path, p->name, p->data, p->count);
-        return;
-    case RISCV_MH_PROP_NUMA:
-        riscv_socket_fdt_write_id(ms, path, p->count);
-        return;
-    case RISCV_MH_PROP_CELLS:
-        n = p->count;
-        cells = g_memdup2(p->data, n * sizeof(uint32_t));
-        break;
-    case RISCV_MH_PROP_REG:
-        cells = g_new(uint32_t, 2 * p->count);
-        for (; n < 2 * p->count; n += 2) {
-            cells[n] = wide[n / 2] >> 32;
-            cells[n + 1] = wide[n / 2];
-        }
-        break;
-    case RISCV_MH_PROP_IRQ:
-        qemu_fdt_setprop_cell(ms->fdt, path, "interrupt-parent",
-                              parent->phandle);
-        n = parent->cells;
-        cells = g_new(uint32_t, 2);
-        cells[0] = p->count;
-        cells[1] = RISCV_MH_IRQ_LEVEL_HIGH;
-        break;
-    }
-
-    for (size_t i = 0; i < n; i++) {
-        cells[i] = cpu_to_be32(cells[i]);
-    }
-    qemu_fdt_setprop(ms->fdt, path, p->name, cells, n * sizeof(uint32_t));
-}
-
-void riscv_mh_fdt_props(MachineState *ms, const char *path,
-                        const RiscvMhProp *props, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (props[i].name) {
-            mh_prop_write(ms, path, &props[i]);
-        }
-    }
-}
-
-void riscv_mh_fdt_node(MachineState *ms, const char *path,
-                       const RiscvMhProp *props, size_t n)
-{
-    qemu_fdt_add_subnode(ms->fdt, path);
-    riscv_mh_fdt_props(ms, path, props, n);
-}
 
 uint32_t *riscv_mh_intc_cells(const RiscvMhHarts *h, const uint32_t *irqs,
                               int nirqs, size_t *bytes)
@@ -114,6 +45,18 @@ uint32_t *riscv_mh_intc_cells(const RiscvMhHarts *h, const uint32_t *irqs,
     }
     *bytes = n * sizeof(uint32_t);
     return cells;
+}
+
+void riscv_mh_fdt_setprop_reg(void *fdt, const char *path, const char *name,
+                              const uint64_t *pairs, int npairs)
+{
+    g_autofree uint32_t *cells = g_new(uint32_t, 4 * npairs);
+
+    for (int i = 0; i < 2 * npairs; i++) {
+        cells[2 * i] = cpu_to_be32(pairs[i] >> 32);
+        cells[2 * i + 1] = cpu_to_be32(pairs[i]);
+    }
+    qemu_fdt_setprop(fdt, path, name, cells, 4 * npairs * sizeof(uint32_t));
 }
 
 uint32_t riscv_mh_index_bits(uint32_t count)
@@ -152,52 +95,49 @@ bool riscv_mh_dtb_check(const char *path, Error **errp)
     return true;
 }
 
-bool riscv_mh_fdt_init(MachineState *ms, int *fdt_size, const char *model,
-                       const char *compat, const RiscvMhPcie *pcie)
+bool riscv_mh_fdt_load(MachineState *ms, int *fdt_size)
+{
+    if (!ms->dtb) {
+        return false;
+    }
+    ms->fdt = load_device_tree(ms->dtb, fdt_size);
+    if (!ms->fdt) {
+        error_report("load_device_tree() failed");
+        exit(1);
+    }
+    return true;
+}
+
+void *riscv_mh_fdt_board(const char *model, const char *compatible,
+                         int *fdt_size)
+{
+    void *fdt = create_device_tree(fdt_size);
+
+    if (!fdt) {
+        error_report("create_device_tree() failed");
+        exit(1);
+    }
+    qemu_fdt_setprop_string(fdt, "/", "model", model);
+    qemu_fdt_setprop_string(fdt, "/", "compatible", compatible);
+    qemu_fdt_setprop_cell(fdt, "/", "#size-cells", 2);
+    qemu_fdt_setprop_cell(fdt, "/", "#address-cells", 2);
+
+    qemu_fdt_add_subnode(fdt, "/soc");
+    qemu_fdt_setprop(fdt, "/soc", "ranges", NULL, 0);
+    qemu_fdt_setprop_string(fdt, "/soc", "compatible", "simple-bus");
+    qemu_fdt_setprop_cell(fdt, "/soc", "#size-cells", 2);
+    qemu_fdt_setprop_cell(fdt, "/soc", "#address-cells", 2);
+    return fdt;
+}
+
+void riscv_mh_fdt_chosen(MachineState *ms)
 {
     uint8_t seed[32];
 
-    ms->fdt = ms->dtb ? load_device_tree(ms->dtb, fdt_size)
-                      : create_device_tree(fdt_size);
-    if (!ms->fdt) {
-        error_report("%s failed", ms->dtb ? "load_device_tree()"
-                                          : "create_device_tree()");
-        exit(1);
-    }
-    if (ms->dtb) {
-        return false;
-    }
-
     qemu_guest_getrandom_nofail(seed, sizeof(seed));
-    {
-        const RiscvMhProp root[] = {
-            RISCV_MH_STR("model", model),
-            RISCV_MH_STR("compatible", compat),
-            RISCV_MH_CELLS("#size-cells", 2),
-            RISCV_MH_CELLS("#address-cells", 2),
-        };
-        const RiscvMhProp soc[] = {
-            RISCV_MH_EMPTY("ranges"),
-            RISCV_MH_STR("compatible", "simple-bus"),
-            RISCV_MH_CELLS("#size-cells", 2),
-            RISCV_MH_CELLS("#address-cells", 2),
-        };
-        const RiscvMhProp chosen[] = {
-            RISCV_MH_BLOB("rng-seed", seed, sizeof(seed)),
-        };
-
-        riscv_mh_fdt_props(ms, "/", root, ARRAY_SIZE(root));
-        riscv_mh_fdt_node(ms, "/soc", soc, ARRAY_SIZE(soc));
-        if (pcie) {
-            /* Early, for PCIe devices plugged before the tree is final */
-            g_autofree char *path = riscv_mh_pcie_path(pcie);
-
-            qemu_fdt_add_subnode(ms->fdt, path);
-        }
-        riscv_mh_fdt_node(ms, "/chosen", chosen, ARRAY_SIZE(chosen));
-        qemu_fdt_add_subnode(ms->fdt, "/aliases");
-    }
-    return true;
+    qemu_fdt_add_subnode(ms->fdt, "/chosen");
+    qemu_fdt_setprop(ms->fdt, "/chosen", "rng-seed", seed, sizeof(seed));
+    qemu_fdt_add_subnode(ms->fdt, "/aliases");
 }
 
 void riscv_mh_machine_class_numa(MachineClass *mc)
@@ -257,18 +197,6 @@ void riscv_mh_fdt_reserve(MachineState *ms, int *fdt_size, int bytes)
     *fdt_size = size;
 }
 
-int riscv_mh_socket_count(const MachineState *ms, int max_sockets)
-{
-    int count = riscv_socket_count(ms);
-
-    if (count > max_sockets) {
-        error_report("number of sockets/nodes should be less than %d",
-                     max_sockets);
-        exit(1);
-    }
-    return count;
-}
-
 void riscv_mh_socket_init(MachineState *ms, RISCVHartArrayState *soc,
                           int socket)
 {
@@ -324,28 +252,30 @@ void riscv_mh_fdt_cpus(MachineState *ms, RISCVHartArrayState *soc)
     if (kvm_enabled()) {
         timebase = kvm_riscv_get_timebase_frequency(&soc->harts[0]);
     }
-    {
-        const RiscvMhProp props[] = {
-            RISCV_MH_CELLS("timebase-frequency", timebase),
-            RISCV_MH_CELLS("#size-cells", 0),
-            RISCV_MH_CELLS("#address-cells", 1),
-        };
-
-        riscv_mh_fdt_node(ms, "/cpus", props, ARRAY_SIZE(props));
-    }
+    qemu_fdt_add_subnode(ms->fdt, "/cpus");
+    qemu_fdt_setprop_cell(ms->fdt, "/cpus", "timebase-frequency", timebase);
+    qemu_fdt_setprop_cell(ms->fdt, "/cpus", "#size-cells", 0);
+    qemu_fdt_setprop_cell(ms->fdt, "/cpus", "#address-cells", 1);
     qemu_fdt_add_subnode(ms->fdt, "/cpus/cpu-map");
 }
 
+/* The widest address translation mode of @cpu, NULL for none */
 static char *mh_mmu_type(RISCVCPU *cpu, RISCVHartArrayState *soc)
 {
-    RISCVSATPMap *satp = &cpu->cfg.satp_mode;
-
-    if (!satp->supported) {
+    if (cpu->cfg.max_satp_mode == -1) {
         return NULL;
     }
-    return g_strconcat("riscv,",
-                       satp_mode_str(satp_mode_max_from_map(satp->map),
-                                     riscv_is_32bit(soc)), NULL);
+    return g_strconcat("riscv,", satp_mode_str(cpu->cfg.max_satp_mode,
+                                               riscv_is_32bit(soc)), NULL);
+}
+
+/* A block size cell of @path, when the extension is there */
+static void mh_fdt_block_size(void *fdt, const char *path, bool ext,
+                              const char *name, uint16_t size)
+{
+    if (ext) {
+        qemu_fdt_setprop_cell(fdt, path, name, size);
+    }
 }
 
 /* One hart: its cpu node, its interrupt controller and its core entry */
@@ -353,6 +283,7 @@ static void mh_fdt_hart(MachineState *ms, RISCVHartArrayState *soc,
                         int socket, int idx, const char *cluster,
                         uint32_t *phandle, uint32_t *intc)
 {
+    void *fdt = ms->fdt;
     RISCVCPU *cpu = &soc->harts[idx];
     RISCVCPUConfig *cfg = &cpu->cfg;
     uint32_t hartid = soc->hartid_base + idx;
@@ -363,39 +294,47 @@ static void mh_fdt_hart(MachineState *ms, RISCVHartArrayState *soc,
                                              NULL);
     g_autofree char *core = g_strdup_printf("%s/core%d", cluster, idx);
     g_autofree char *mmu = mh_mmu_type(cpu, soc);
-    const RiscvMhProp head[] = {
-        RISCV_MH_STR(RISCV_MH_IF(mmu, "mmu-type"), mmu),
-    };
-    const RiscvMhProp tail[] = {
-        RISCV_MH_CELLS(RISCV_MH_IF(cfg->ext_zicbom, "riscv,cbom-block-size"),
-                       cfg->cbom_blocksize),
-        RISCV_MH_CELLS(RISCV_MH_IF(cfg->ext_zicboz, "riscv,cboz-block-size"),
-                       cfg->cboz_blocksize),
-        RISCV_MH_CELLS(RISCV_MH_IF(cfg->ext_zicbop, "riscv,cbop-block-size"),
-                       cfg->cbop_blocksize),
-        RISCV_MH_STR("compatible", "riscv"),
-        RISCV_MH_STR("status", "okay"),
-        RISCV_MH_CELLS("reg", hartid),
-        RISCV_MH_STR("device_type", "cpu"),
-        RISCV_MH_NUMA(socket),
-        RISCV_MH_CELLS("phandle", cpu_ph),
-    };
-    const RiscvMhProp irqc[] = {
-        RISCV_MH_CELLS("phandle", intc_ph),
-        RISCV_MH_STR("compatible", "riscv,cpu-intc"),
-        RISCV_MH_EMPTY("interrupt-controller"),
-        RISCV_MH_CELLS("#interrupt-cells", 1),
-    };
-    const RiscvMhProp core_props[] = {
-        RISCV_MH_CELLS("cpu", cpu_ph),
-    };
 
-    riscv_mh_fdt_node(ms, path, head, ARRAY_SIZE(head));
-    riscv_isa_write_fdt(cpu, ms->fdt, path);
-    riscv_mh_fdt_props(ms, path, tail, ARRAY_SIZE(tail));
-    riscv_mh_fdt_node(ms, intc_path, irqc, ARRAY_SIZE(irqc));
-    riscv_mh_fdt_node(ms, core, core_props, ARRAY_SIZE(core_props));
+    qemu_fdt_add_subnode(fdt, path);
+    if (mmu) {
+        qemu_fdt_setprop_string(fdt, path, "mmu-type", mmu);
+    }
+    riscv_isa_write_fdt(cpu, fdt, path);
+    mh_fdt_block_size(fdt, path, cfg->ext_zicbom, "riscv,cbom-block-size",
+                      cfg->cbom_blocksize);
+    mh_fdt_block_size(fdt, path, cfg->ext_zicboz, "riscv,cboz-block-size",
+                      cfg->cboz_blocksize);
+    mh_fdt_block_size(fdt, path, cfg->ext_zicbop, "riscv,cbop-block-size",
+                      cfg->cbop_blocksize);
+    qemu_fdt_setprop_string(fdt, path, "compatible", "riscv");
+    qemu_fdt_setprop_string(fdt, path, "status", "okay");
+    qemu_fdt_setprop_cell(fdt, path, "reg", hartid);
+    qemu_fdt_setprop_string(fdt, path, "device_type", "cpu");
+    riscv_socket_fdt_write_id(ms, path, socket);
+    qemu_fdt_setprop_cell(fdt, path, "phandle", cpu_ph);
+
+    qemu_fdt_add_subnode(fdt, intc_path);
+    qemu_fdt_setprop_cell(fdt, intc_path, "phandle", intc_ph);
+    qemu_fdt_setprop_string(fdt, intc_path, "compatible", "riscv,cpu-intc");
+    qemu_fdt_setprop(fdt, intc_path, "interrupt-controller", NULL, 0);
+    qemu_fdt_setprop_cell(fdt, intc_path, "#interrupt-cells", 1);
+
+    qemu_fdt_add_subnode(fdt, core);
+    qemu_fdt_setprop_cell(fdt, core, "cpu", cpu_ph);
     *intc = intc_ph;
+}
+
+void riscv_mh_fdt_socket_memory(void *fdt, hwaddr addr, uint64_t size,
+                                int socket_id, bool numa_enabled)
+{
+    g_autofree char *path = g_strdup_printf("/memory@%" HWADDR_PRIx, addr);
+
+    qemu_fdt_add_subnode(fdt, path);
+    qemu_fdt_setprop_sized_cells(fdt, path, "reg", 2, addr, 2, size);
+    qemu_fdt_setprop_string(fdt, path, "device_type", "memory");
+    if (numa_enabled) {
+        qemu_fdt_setprop_cell(fdt, path, "numa-node-id", socket_id);
+    }
 }
 
 RiscvMhHarts riscv_mh_fdt_socket(MachineState *ms, RISCVHartArrayState *soc,
@@ -406,30 +345,24 @@ RiscvMhHarts riscv_mh_fdt_socket(MachineState *ms, RISCVHartArrayState *soc,
     uint32_t *mine = intc + mh_first_hart(soc, socket);
     g_autofree char *cluster =
         g_strdup_printf("/cpus/cpu-map/cluster%d", socket);
-    uint64_t addr = dram_base + riscv_socket_mem_offset(ms, socket);
-    g_autofree char *mem = g_strdup_printf("/memory@%" PRIx64, addr);
-    const RiscvMhProp mem_props[] = {
-        RISCV_MH_REG("reg", addr, riscv_socket_mem_size(ms, socket)),
-        RISCV_MH_STR("device_type", "memory"),
-        RISCV_MH_NUMA(socket),
-    };
 
     qemu_fdt_add_subnode(ms->fdt, cluster);
     for (int i = h.count - 1; i >= 0; i--) {
         mh_fdt_hart(ms, &soc[socket], socket, i, cluster, phandle, &mine[i]);
     }
-    riscv_mh_fdt_node(ms, mem, mem_props, ARRAY_SIZE(mem_props));
+    riscv_mh_fdt_socket_memory(ms->fdt,
+                               dram_base + riscv_socket_mem_offset(ms, socket),
+                               riscv_socket_mem_size(ms, socket), socket,
+                               ms->numa_state && ms->numa_state->num_nodes);
     return h;
 }
 
 void riscv_mh_fdt_pmu(MachineState *ms, RISCVHartArrayState *soc)
 {
     char path[] = "/pmu";
-    const RiscvMhProp props[] = {
-        RISCV_MH_STR("compatible", "riscv,pmu"),
-    };
 
-    riscv_mh_fdt_node(ms, path, props, ARRAY_SIZE(props));
+    qemu_fdt_add_subnode(ms->fdt, path);
+    qemu_fdt_setprop_string(ms->fdt, path, "compatible", "riscv,pmu");
     riscv_pmu_generate_fdt_node(ms->fdt, soc->harts[0].pmu_avail_ctrs, path);
 }
 
@@ -496,17 +429,15 @@ void riscv_mh_fdt_flash(MachineState *ms, const MemMapEntry *win, int count)
 {
     g_autofree char *path = g_strdup_printf("/flash@%" PRIx64, win->base);
     g_autofree uint64_t *banks = g_new(uint64_t, 2 * count);
-    const RiscvMhProp props[] = {
-        RISCV_MH_STR("compatible", "cfi-flash"),
-        RISCV_MH_REGV("reg", banks, 2 * count),
-        RISCV_MH_CELLS("bank-width", 4),
-    };
 
     for (int i = 0; i < count; i++) {
         banks[2 * i + 1] = win->size / count;
         banks[2 * i] = win->base + i * banks[2 * i + 1];
     }
-    riscv_mh_fdt_node(ms, path, props, ARRAY_SIZE(props));
+    qemu_fdt_add_subnode(ms->fdt, path);
+    qemu_fdt_setprop_string(ms->fdt, path, "compatible", "cfi-flash");
+    riscv_mh_fdt_setprop_reg(ms->fdt, path, "reg", banks, count);
+    qemu_fdt_setprop_cell(ms->fdt, path, "bank-width", 4);
 }
 
 void riscv_mh_fdt_syscon(MachineState *ms, const MemMapEntry *test,
@@ -520,24 +451,27 @@ void riscv_mh_fdt_syscon(MachineState *ms, const MemMapEntry *test,
         { "/reboot", "syscon-reboot", FINISHER_RESET },
         { "/poweroff", "syscon-poweroff", FINISHER_PASS },
     };
+    static const char *const compat[] = {
+        "sifive,test1", "sifive,test0", "syscon"
+    };
+    void *fdt = ms->fdt;
     uint32_t regmap = (*phandle)++;
     g_autofree char *path = g_strdup_printf("/soc/test@%" PRIx64, test->base);
-    const RiscvMhProp props[] = {
-        RISCV_MH_STRV("compatible", "sifive,test1", "sifive,test0", "syscon"),
-        RISCV_MH_REG("reg", test->base, test->size),
-        RISCV_MH_CELLS("phandle", regmap),
-    };
 
-    riscv_mh_fdt_node(ms, path, props, ARRAY_SIZE(props));
+    qemu_fdt_add_subnode(fdt, path);
+    qemu_fdt_setprop_string_array(fdt, path, "compatible", (char **)compat,
+                                  ARRAY_SIZE(compat));
+    qemu_fdt_setprop_sized_cells(fdt, path, "reg", 2, test->base,
+                                 2, test->size);
+    qemu_fdt_setprop_cell(fdt, path, "phandle", regmap);
     for (int i = 0; i < ARRAY_SIZE(actions); i++) {
-        const RiscvMhProp action[] = {
-            RISCV_MH_STR("compatible", actions[i].compat),
-            RISCV_MH_CELLS("regmap", regmap),
-            RISCV_MH_CELLS("offset", 0),
-            RISCV_MH_CELLS("value", actions[i].value),
-        };
+        const char *action = actions[i].path;
 
-        riscv_mh_fdt_node(ms, actions[i].path, action, ARRAY_SIZE(action));
+        qemu_fdt_add_subnode(fdt, action);
+        qemu_fdt_setprop_string(fdt, action, "compatible", actions[i].compat);
+        qemu_fdt_setprop_cell(fdt, action, "regmap", regmap);
+        qemu_fdt_setprop_cell(fdt, action, "offset", 0);
+        qemu_fdt_setprop_cell(fdt, action, "value", actions[i].value);
     }
 }
 
@@ -545,13 +479,18 @@ void riscv_mh_fdt_rtc(MachineState *ms, const MemMapEntry *rtc,
                       const RiscvMhIrqParent *p, uint32_t irq)
 {
     g_autofree char *path = g_strdup_printf("/soc/rtc@%" PRIx64, rtc->base);
-    const RiscvMhProp props[] = {
-        RISCV_MH_STR("compatible", "google,goldfish-rtc"),
-        RISCV_MH_REG("reg", rtc->base, rtc->size),
-        RISCV_MH_IRQ(p, irq),
-    };
 
-    riscv_mh_fdt_node(ms, path, props, ARRAY_SIZE(props));
+    qemu_fdt_add_subnode(ms->fdt, path);
+    qemu_fdt_setprop_string(ms->fdt, path, "compatible", "google,goldfish-rtc");
+    qemu_fdt_setprop_sized_cells(ms->fdt, path, "reg", 2, rtc->base,
+                                 2, rtc->size);
+    qemu_fdt_setprop_cell(ms->fdt, path, "interrupt-parent", p->phandle);
+    if (p->cells > 1) {
+        qemu_fdt_setprop_cells(ms->fdt, path, "interrupts", irq,
+                               RISCV_MH_IRQ_LEVEL_HIGH);
+    } else {
+        qemu_fdt_setprop_cell(ms->fdt, path, "interrupts", irq);
+    }
 }
 
 void riscv_mh_map_memory(MachineState *ms, hwaddr dram_base,
@@ -565,28 +504,24 @@ void riscv_mh_map_memory(MachineState *ms, hwaddr dram_base,
     memory_region_add_subregion(sysmem, mrom->base, rom);
 }
 
-void riscv_mh_firmware_default(MachineState *ms, const char *const *names,
-                               int count)
+void riscv_mh_firmware_default(MachineState *ms, const char *name)
 {
-    g_autoptr(GString) tried = g_string_new(NULL);
+    char *path;
 
     if (ms->firmware && strcmp(ms->firmware, "default")) {
         return;
     }
-    for (int i = 0; i < count; i++) {
-        char *path = qemu_find_file(QEMU_FILE_TYPE_BIOS, names[i]);
-
-        if (path) {
-            g_free(ms->firmware);
-            ms->firmware = path;
-            return;
-        }
-        g_string_append_printf(tried, "%s\"%s\"", i ? ", " : "", names[i]);
+    path = qemu_find_file(QEMU_FILE_TYPE_BIOS, name);
+    if (path) {
+        g_free(ms->firmware);
+        ms->firmware = path;
+        return;
     }
     /* qtest runs without firmware, as riscv_find_firmware() allows */
     if (!qtest_enabled()) {
-        error_report("Unable to find the RISC-V firmware: tried %s",
-                     tried->str);
+        error_report("Unable to find the RISC-V firmware \"%s\" in QEMU's "
+                     "firmware path: install it there, add a directory with "
+                     "-L, or name a file with -bios", name);
         exit(1);
     }
 }

@@ -22,6 +22,7 @@
 #include "hw/pci/pci.h"
 #include "hw/pci/pci_device.h"
 #include "hw/pci/pci_host.h"
+#include "hw/intc/riscv_aclint.h"
 #include "hw/intc/riscv_aplic.h"
 #include "hw/intc/riscv_imsic.h"
 #include "hw/misc/sifive_test.h"
@@ -31,9 +32,8 @@
 #include "hw/riscv/virt-pcie.h"
 #include "system/device_tree.h"
 #include "system/kvm.h"
-#include "system/reset.h"
 #include "system/system.h"
-#include "exec/address-spaces.h"
+#include "system/address-spaces.h"
 #include "target/riscv/cpu.h"
 
 /* The map of docs/specs/riscv-virt-pcie.rst; per-socket sizes are strides */
@@ -61,11 +61,8 @@ static const MemMapEntry virt_pcie_memmap[] = {
 #define VIRT_PCIE_RAM_MIN           (128 * MiB)
 #define VIRT_PCIE_FDT_HART          (1 * KiB)   /* device tree per hart */
 
-/* Where -bios default looks for OpenSBI, in this order */
-static const char *const virt_pcie_firmware[] = {
-    "opensbi-riscv64-generic-fw_dynamic.bin",
-    "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin",
-};
+/* -bios default: OpenSBI, in QEMU's firmware path */
+#define VIRT_PCIE_FIRMWARE "opensbi-riscv64-generic-fw_dynamic.bin"
 
 static RiscvMhImsic virt_pcie_imsic(RISCVVirtPcieState *s, RiscvMhMode mode)
 {
@@ -165,24 +162,20 @@ static void virt_pcie_fdt_console(MachineState *ms)
                                               pio->base);
     g_autofree char *path = g_strdup_printf("%s/serial@%x", window,
                                             VIRT_PCIE_CONSOLE_IO_BASE);
-    const RiscvMhProp window_props[] = {
-        RISCV_MH_CELLS("#address-cells", 2),
-        RISCV_MH_CELLS("#size-cells", 2),
-        RISCV_MH_REG("ranges", 0, pio->base, pio->size),
-    };
-    const RiscvMhProp props[] = {
-        RISCV_MH_STR("compatible", "ns16550a"),
-        RISCV_MH_REG("reg", VIRT_PCIE_CONSOLE_IO_BASE,
-                     VIRT_PCIE_CONSOLE_IO_SIZE),
-        RISCV_MH_CELLS("clock-frequency", 1843200),
-    };
-    const RiscvMhProp chosen[] = {
-        RISCV_MH_STR("stdout-path", path),
-    };
+    void *fdt = ms->fdt;
 
-    riscv_mh_fdt_node(ms, window, window_props, ARRAY_SIZE(window_props));
-    riscv_mh_fdt_node(ms, path, props, ARRAY_SIZE(props));
-    riscv_mh_fdt_props(ms, "/chosen", chosen, ARRAY_SIZE(chosen));
+    qemu_fdt_add_subnode(fdt, window);
+    qemu_fdt_setprop_cell(fdt, window, "#address-cells", 2);
+    qemu_fdt_setprop_cell(fdt, window, "#size-cells", 2);
+    qemu_fdt_setprop_sized_cells(fdt, window, "ranges", 2, 0,
+                                 2, pio->base, 2, pio->size);
+    qemu_fdt_add_subnode(fdt, path);
+    qemu_fdt_setprop_string(fdt, path, "compatible", "ns16550a");
+    qemu_fdt_setprop_sized_cells(fdt, path, "reg",
+                                 2, VIRT_PCIE_CONSOLE_IO_BASE,
+                                 2, VIRT_PCIE_CONSOLE_IO_SIZE);
+    qemu_fdt_setprop_cell(fdt, path, "clock-frequency", 1843200);
+    qemu_fdt_setprop_string(fdt, "/chosen", "stdout-path", path);
 }
 
 static void virt_pcie_fdt(RISCVVirtPcieState *s)
@@ -199,10 +192,15 @@ static void virt_pcie_fdt(RISCVVirtPcieState *s)
     hwaddr dram = virt_pcie_memmap[VIRT_PCIE_DRAM].base;
     RiscvMhIrqParent irq;
 
-    if (!riscv_mh_fdt_init(ms, &s->fdt_size, "riscv-virt-pcie,qemu",
-                           "qemu,virt-pcie", &host)) {
+    g_autofree char *pcie_path = riscv_mh_pcie_path(&host);
+
+    if (riscv_mh_fdt_load(ms, &s->fdt_size)) {
         return;     /* -dtb: the user's tree is used as it is */
     }
+    ms->fdt = riscv_mh_fdt_board("riscv-virt-pcie,qemu", "qemu,virt-pcie",
+                                 &s->fdt_size);
+    qemu_fdt_add_subnode(ms->fdt, pcie_path);
+    riscv_mh_fdt_chosen(ms);
     riscv_mh_fdt_reserve(ms, &s->fdt_size, ms->smp.cpus * VIRT_PCIE_FDT_HART);
     riscv_mh_fdt_flash(ms, &virt_pcie_memmap[VIRT_PCIE_FLASH],
                        VIRT_PCIE_FLASH_BANKS);
@@ -255,7 +253,8 @@ static void virt_pcie_create_socket(RISCVVirtPcieState *s, int socket)
                      "needs 64-bit harts", ms->cpu_type);
         exit(1);
     }
-    riscv_mh_mtimer_create(mtimer->base + socket * mtimer->size, soc);
+    riscv_mh_mtimer_create(mtimer->base + socket * mtimer->size, soc,
+                           RISCV_ACLINT_DEFAULT_TIMEBASE_FREQ);
     /* Windows: 8192 files would exceed QEMU's 4096 memory sections */
     riscv_mh_imsic_create_window(&imsic_m, soc, socket);
     riscv_mh_imsic_create_window(&imsic_s, soc, socket);
@@ -300,8 +299,7 @@ static void virt_pcie_machine_done(Notifier *notifier, void *data)
     RiscvMhBoot boot = virt_pcie_boot(s);
 
     virt_pcie_fdt(s);
-    riscv_mh_firmware_default(MACHINE(s), virt_pcie_firmware,
-                              ARRAY_SIZE(virt_pcie_firmware));
+    riscv_mh_firmware_default(MACHINE(s), VIRT_PCIE_FIRMWARE);
     riscv_mh_boot(MACHINE(s), &s->soc[0], &boot);
 }
 
@@ -344,20 +342,6 @@ static void virt_pcie_machine_init(MachineState *ms)
     qemu_add_machine_init_done_notifier(&s->machine_done);
 }
 
-/*
- * Devices reset first; then the console decodes its fixed I/O range
- * without waiting for an OS, as Enhanced Allocation lets it.
- */
-static void virt_pcie_machine_reset(MachineState *ms, ResetType type)
-{
-    RISCVVirtPcieState *s = RISCV_VIRT_PCIE_MACHINE(ms);
-    PCIDevice *console = PCI_DEVICE(s->console);
-
-    qemu_devices_reset(type);
-    pci_host_config_write_common(console, PCI_COMMAND,
-                                 pci_config_size(console), PCI_COMMAND_IO, 2);
-}
-
 /* Machine properties */
 
 static void virt_pcie_get_aia_guests(Object *obj, Visitor *v,
@@ -389,15 +373,14 @@ static void virt_pcie_set_aia_guests(Object *obj, Visitor *v,
     s->aia_guests = value;
 }
 
-static bool (*virt_pcie_parent_memdev)(MachineState *ms, const char *path,
-                                       Error **errp);
-
 /* Refuse a RAM size out of range before the host memory is allocated */
 static bool virt_pcie_create_default_memdev(MachineState *ms,
                                             const char *path, Error **errp)
 {
+    RISCVVirtPcieMachineClass *vmc = RISCV_VIRT_PCIE_MACHINE_GET_CLASS(ms);
+
     return virt_pcie_check_ram(ms->ram_size, errp) &&
-           virt_pcie_parent_memdev(ms, path, errp);
+           vmc->parent_create_default_memdev(ms, path, errp);
 }
 
 static void virt_pcie_instance_init(Object *obj)
@@ -408,12 +391,12 @@ static void virt_pcie_instance_init(Object *obj)
     s->aia_guests = VIRT_PCIE_AIA_GUESTS_MAX;
 }
 
-static void virt_pcie_class_init(ObjectClass *oc, void *data)
+static void virt_pcie_class_init(ObjectClass *oc, const void *data)
 {
     MachineClass *mc = MACHINE_CLASS(oc);
+    RISCVVirtPcieMachineClass *vmc = RISCV_VIRT_PCIE_MACHINE_CLASS(oc);
 
     mc->init = virt_pcie_machine_init;
-    mc->reset = virt_pcie_machine_reset;
     mc->max_cpus = VIRT_PCIE_CPUS_MAX;
     mc->default_cpu_type = TYPE_RISCV_CPU_BASE;
     mc->default_ram_id = "riscv_virt_pcie.ram";
@@ -422,7 +405,7 @@ static void virt_pcie_class_init(ObjectClass *oc, void *data)
     mc->no_floppy = 1;
     mc->no_parallel = 1;
     riscv_mh_machine_class_numa(mc);
-    virt_pcie_parent_memdev = mc->create_default_memdev;
+    vmc->parent_create_default_memdev = mc->create_default_memdev;
     mc->create_default_memdev = virt_pcie_create_default_memdev;
 
     object_class_property_add(oc, "aia-guests", "uint32",
@@ -439,6 +422,7 @@ static const TypeInfo virt_pcie_typeinfo = {
     .class_init = virt_pcie_class_init,
     .instance_init = virt_pcie_instance_init,
     .instance_size = sizeof(RISCVVirtPcieState),
+    .class_size = sizeof(RISCVVirtPcieMachineClass),
 };
 
 static void virt_pcie_register_types(void)
@@ -453,7 +437,7 @@ type_init(virt_pcie_register_types)
 #define DEFINE_VIRT_PCIE_MACHINE_IMPL(latest, ...) \
     static void MACHINE_VER_SYM(class_init, virt_pcie, __VA_ARGS__)( \
         ObjectClass *oc, \
-        void *data) \
+        const void *data) \
     { \
         MachineClass *mc = MACHINE_CLASS(oc); \
         MACHINE_VER_SYM(options, virt_pcie, __VA_ARGS__)(mc); \
@@ -491,11 +475,42 @@ static GlobalProperty virt_pcie_defaults[] = {
     { "virtio-pci", "disable-legacy", "on" },
     { "pci-serial", "msi", "on" },
     { "pci-serial", "msix", "on" },
+    { "pci-serial-2x", "msi", "on" },
+    { "pci-serial-2x", "msix", "on" },
+    { "pci-serial-4x", "msi", "on" },
+    { "pci-serial-4x", "msix", "on" },
 };
 
-static void virt_pcie_machine_10_0_options(MachineClass *mc)
+static void virt_pcie_machine_10_2_options(MachineClass *mc)
 {
     compat_props_add(mc->compat_props, virt_pcie_defaults,
                      G_N_ELEMENTS(virt_pcie_defaults));
 }
-DEFINE_VIRT_PCIE_MACHINE_AS_LATEST(10, 0)
+DEFINE_VIRT_PCIE_MACHINE_AS_LATEST(10, 2)
+
+/*
+ * 10.0: the multi-port cards had no MSI or MSI-X by default; the harts'
+ * ISA strings, the PMP entries and the interrupt controllers' stream
+ * versions are those QEMU 10.0 had.
+ */
+static GlobalProperty virt_pcie_compat_10_0[] = {
+    { "pci-serial-2x", "msi", "off" },
+    { "pci-serial-2x", "msix", "off" },
+    { "pci-serial-4x", "msi", "off" },
+    { "pci-serial-4x", "msix", "off" },
+    { TYPE_RISCV_CPU, "x-isa-hidden", "sdtrig,ssstrict" },
+    { TYPE_RISCV_CPU, "x-migrate-16-pmp", "on" },
+    { TYPE_RISCV_APLIC, "x-migrate-v2", "on" },
+    { TYPE_RISCV_IMSIC, "x-migrate-v1", "on" },
+    { TYPE_RISCV_ACLINT_MTIMER, "x-migrate-v1", "on" },
+};
+
+static void virt_pcie_machine_10_0_options(MachineClass *mc)
+{
+    virt_pcie_machine_10_2_options(mc);
+    compat_props_add(mc->compat_props, hw_compat_10_1, hw_compat_10_1_len);
+    compat_props_add(mc->compat_props, hw_compat_10_0, hw_compat_10_0_len);
+    compat_props_add(mc->compat_props, virt_pcie_compat_10_0,
+                     G_N_ELEMENTS(virt_pcie_compat_10_0));
+}
+DEFINE_VIRT_PCIE_MACHINE(10, 0)

@@ -4,10 +4,27 @@
  *
  * Copyright (c) 2025 virt-pcie developers
  *
- * Every helper does one job from a small description: a MemMapEntry,
- * a count, a phandle or one of the structures below.  Creation helpers
- * instantiate devices, riscv_mh_fdt_* helpers write device tree nodes.
- * Per-socket windows are laid out as base + socket * stride.
+ * Creation helpers instantiate devices; riscv_mh_fdt_* helpers write
+ * device tree nodes with the qemu_fdt_* calls, as boards do.  Per-socket
+ * windows are laid out as base + socket * stride.
+ *
+ * Upstream QEMU 11.1 grew shared RISC-V board helpers of its own
+ * (hw/riscv/aia.c, hw/riscv/fdt-common.c).  Where a helper here does the
+ * same job, it has the same parameters in the same order, so that a
+ * board's call becomes a call to upstream's by renaming it:
+ *
+ *   machine_helper (here)          upstream 11.1
+ *   -----------------------------  -------------------------------------
+ *   riscv_mh_create_aia()          riscv_create_aia()        aia.c
+ *   riscv_mh_index_bits()          imsic_num_bits()          aia.c
+ *   riscv_mh_fdt_board()           create_board_device_tree() fdt-common.c
+ *   riscv_mh_fdt_socket_memory()   create_fdt_socket_memory() fdt-common.c
+ *   riscv_mh_fdt_socket_clint()    create_fdt_socket_clint() fdt-common.c
+ *
+ * Everything else has no upstream counterpart (yet): the per-hart and
+ * per-socket building blocks the two helpers above are made of, the
+ * IMSIC and APLIC nodes, MSI-mode APLIC domains with wide IMSIC groups,
+ * the GPEX host, flash, syscon, RTC and the boot flow.
  */
 
 #ifndef HW_RISCV_MACHINE_HELPER_H
@@ -83,89 +100,37 @@ typedef struct RiscvMhBoot {
     PFlashCFI01 *flash0;        /* firmware or S-mode payload, may be NULL */
 } RiscvMhBoot;
 
-/*
- * Device tree properties described as data.  A table of RiscvMhProp is
- * written in order by riscv_mh_fdt_node(); an entry whose name is NULL
- * is skipped, which RISCV_MH_IF() makes convenient for optional ones.
- */
-typedef enum RiscvMhPropType {
-    RISCV_MH_PROP_EMPTY,        /* no value */
-    RISCV_MH_PROP_STR,          /* data: a string */
-    RISCV_MH_PROP_STRV,         /* data: count strings */
-    RISCV_MH_PROP_CELLS,        /* data: count uint32_t, host order */
-    RISCV_MH_PROP_REG,          /* data: count uint64_t, two cells each */
-    RISCV_MH_PROP_BLOB,         /* data: count bytes in FDT order */
-    RISCV_MH_PROP_IRQ,          /* interrupt-parent data, interrupts count */
-    RISCV_MH_PROP_NUMA,         /* numa-node-id count when NUMA is on */
-} RiscvMhPropType;
+/* Device tree basics (machine_helper.c) */
 
-typedef struct RiscvMhProp {
-    const char *name;
-    RiscvMhPropType type;
-    const void *data;
-    size_t count;
-} RiscvMhProp;
-
-#define RISCV_MH_NARGS(type, ...) \
-    (sizeof((type[]) { __VA_ARGS__ }) / sizeof(type))
-#define RISCV_MH_IF(cond, name) ((cond) ? (name) : NULL)
-#define RISCV_MH_EMPTY(name) \
-    ((RiscvMhProp) { (name), RISCV_MH_PROP_EMPTY, NULL, 0 })
-#define RISCV_MH_STR(name, str) \
-    ((RiscvMhProp) { (name), RISCV_MH_PROP_STR, (str), 0 })
-#define RISCV_MH_STRV(name, ...) \
-    ((RiscvMhProp) { (name), RISCV_MH_PROP_STRV, \
-                     (const char *const[]) { __VA_ARGS__ }, \
-                     RISCV_MH_NARGS(const char *, __VA_ARGS__) })
-#define RISCV_MH_CELLS(name, ...) \
-    ((RiscvMhProp) { (name), RISCV_MH_PROP_CELLS, \
-                     (const uint32_t[]) { __VA_ARGS__ }, \
-                     RISCV_MH_NARGS(uint32_t, __VA_ARGS__) })
-#define RISCV_MH_REG(name, ...) \
-    ((RiscvMhProp) { (name), RISCV_MH_PROP_REG, \
-                     (const uint64_t[]) { __VA_ARGS__ }, \
-                     RISCV_MH_NARGS(uint64_t, __VA_ARGS__) })
-#define RISCV_MH_REGV(name, array, n) \
-    ((RiscvMhProp) { (name), RISCV_MH_PROP_REG, (array), (n) })
-#define RISCV_MH_BLOB(name, ptr, bytes) \
-    ((RiscvMhProp) { (name), RISCV_MH_PROP_BLOB, (ptr), (bytes) })
-#define RISCV_MH_IRQ(parent, irq) \
-    ((RiscvMhProp) { "interrupts", RISCV_MH_PROP_IRQ, (parent), (irq) })
-#define RISCV_MH_NUMA(socket) \
-    ((RiscvMhProp) { "numa-node-id", RISCV_MH_PROP_NUMA, NULL, (socket) })
-
-/* Device tree basics */
-
-/* Write props[0..n) in order on the existing node @path of ms->fdt. */
-void riscv_mh_fdt_props(MachineState *ms, const char *path,
-                        const RiscvMhProp *props, size_t n);
-/* Add node @path to ms->fdt and write props[0..n) on it. */
-void riscv_mh_fdt_node(MachineState *ms, const char *path,
-                       const RiscvMhProp *props, size_t n);
 /* "interrupts-extended" of @h: <intc irq> per irq per hart; g_free it. */
 uint32_t *riscv_mh_intc_cells(const RiscvMhHarts *h, const uint32_t *irqs,
                               int nirqs, size_t *bytes);
+/* "reg" (or any) property of 64-bit address and size pairs */
+void riscv_mh_fdt_setprop_reg(void *fdt, const char *path, const char *name,
+                              const uint64_t *pairs, int npairs);
 /* Number of index bits that can tell @count things apart. */
 uint32_t riscv_mh_index_bits(uint32_t count);
 /*
  * Refuse a -dtb @path whose contents are not a device tree, naming it; a
- * missing or unreadable one is left to riscv_mh_fdt_init().  NULL is fine.
+ * missing or unreadable one is left to riscv_mh_fdt_load().  NULL is fine.
  */
 bool riscv_mh_dtb_check(const char *path, Error **errp);
-/* Load -dtb, or create root, /soc, @pcie's node, /chosen; true if created */
-bool riscv_mh_fdt_init(MachineState *ms, int *fdt_size, const char *model,
-                       const char *compat, const RiscvMhPcie *pcie);
+/* The -dtb of @ms loaded as ms->fdt, or false when there is none. */
+bool riscv_mh_fdt_load(MachineState *ms, int *fdt_size);
+/* A new tree with the root's model and compatible, and a /soc bus. */
+void *riscv_mh_fdt_board(const char *model, const char *compatible,
+                         int *fdt_size);
+/* /chosen with a fresh rng-seed, and an empty /aliases. */
+void riscv_mh_fdt_chosen(MachineState *ms);
 /* Give ms->fdt room for @bytes more; its new size goes to @fdt_size. */
 void riscv_mh_fdt_reserve(MachineState *ms, int *fdt_size, int bytes);
 
-/* Harts and sockets */
+/* Harts and sockets (machine_helper.c) */
 
 /* Make @mc's sockets NUMA nodes, through the hw/riscv/numa.c hooks. */
 void riscv_mh_machine_class_numa(MachineClass *mc);
 /* Without -numa, make each -smp socket a NUMA node with a share of RAM. */
 void riscv_mh_numa_from_sockets(MachineState *ms);
-/* Socket count of @ms; exits when it exceeds @max_sockets. */
-int riscv_mh_socket_count(const MachineState *ms, int max_sockets);
 /* Check and realize hart array "soc<socket>" of @ms into @soc. */
 void riscv_mh_socket_init(MachineState *ms, RISCVHartArrayState *soc,
                           int socket);
@@ -178,31 +143,44 @@ void riscv_mh_fdt_cpus(MachineState *ms, RISCVHartArrayState *soc);
 RiscvMhHarts riscv_mh_fdt_socket(MachineState *ms, RISCVHartArrayState *soc,
                                  int socket, hwaddr dram_base,
                                  uint32_t *phandle, uint32_t *intc);
+/* memory node of one socket, numa-node-id when NUMA is on. */
+void riscv_mh_fdt_socket_memory(void *fdt, hwaddr addr, uint64_t size,
+                                int socket_id, bool numa_enabled);
 /* /pmu with the counters of the first hart of @soc. */
 void riscv_mh_fdt_pmu(MachineState *ms, RISCVHartArrayState *soc);
 
-/* ACLINT and SiFive CLINT */
+/* ACLINT and SiFive CLINT (machine_helper-aia.c) */
 
-/* ACLINT MTIMER of @soc's harts at @base. */
+/* ACLINT MTIMER of @soc's harts at @base, counting at @freq Hz. */
 DeviceState *riscv_mh_mtimer_create(hwaddr base,
-                                    const RISCVHartArrayState *soc);
-/* ACLINT MSWI (@mode M) or SSWI (@mode S) of @soc's harts at @base. */
-DeviceState *riscv_mh_swi_create(hwaddr base, const RISCVHartArrayState *soc,
-                                 RiscvMhMode mode);
-/* SiFive CLINT layout: MSWI at @base, MTIMER right after it. */
-void riscv_mh_clint_create(hwaddr base, const RISCVHartArrayState *soc);
+                                    const RISCVHartArrayState *soc,
+                                    uint32_t freq);
 /* riscv,aclint-mtimer node of @h for the MTIMER window @base/@size. */
 void riscv_mh_fdt_mtimer(MachineState *ms, const RiscvMhHarts *h,
                          hwaddr base, hwaddr size);
-/* riscv,aclint-mswi or -sswi node of @h for window @base/@size. */
-void riscv_mh_fdt_swi(MachineState *ms, const RiscvMhHarts *h,
-                      hwaddr base, hwaddr size, RiscvMhMode mode);
-/* sifive,clint0 node of @h for the CLINT window @base/@size. */
-void riscv_mh_fdt_clint(MachineState *ms, const RiscvMhHarts *h,
-                        hwaddr base, hwaddr size);
+/* sifive,clint0 node of one socket's @num_harts harts at @addr. */
+void riscv_mh_fdt_socket_clint(void *fdt, hwaddr addr, uint64_t size,
+                               int socket_id, uint32_t *intc_phandles,
+                               int num_harts, bool numa_enabled);
 
-/* AIA: IMSIC and APLIC */
+/* AIA: IMSIC and APLIC (machine_helper-aia.c) */
 
+/*
+ * One socket's AIA: IMSIC files (M level without KVM, S level with
+ * @aia_guests guest files) when @msimode, and its APLIC domains.  IMSIC
+ * groups are 1 << IMSIC_MMIO_GROUP_MIN_SHIFT apart.  Returns the root
+ * domain, where the socket's wired sources go.
+ */
+DeviceState *riscv_mh_create_aia(bool msimode, int aia_guests,
+                                 uint32_t m_imsic_stride,
+                                 uint32_t s_imsic_stride,
+                                 uint16_t num_sources,
+                                 const MemMapEntry *aplic_m,
+                                 const MemMapEntry *aplic_s,
+                                 const MemMapEntry *imsic_m,
+                                 const MemMapEntry *imsic_s,
+                                 int socket, int base_hartid, int hart_count,
+                                 uint32_t num_msis, uint32_t num_prio_bits);
 /* Base of @socket's group of @d's IMSIC files. */
 hwaddr riscv_mh_imsic_group(const RiscvMhImsic *d, int socket);
 /* IMSIC files of @d for every hart of @soc, socket @socket. */
@@ -219,15 +197,12 @@ void riscv_mh_fdt_imsic(MachineState *ms, const RiscvMhImsic *d,
 DeviceState *riscv_mh_aplic_create(const RiscvMhAplic *d,
                                    const RISCVHartArrayState *soc,
                                    int socket);
-/* Path of the @mode APLIC node of @socket. */
-char *riscv_mh_aplic_path(const RiscvMhAplic *d, RiscvMhMode mode,
-                          int socket);
 /* APLIC nodes of @h (2 phandles taken); @msi_m/@msi_s: IMSICs; ret S. */
 uint32_t riscv_mh_fdt_aplic(MachineState *ms, const RiscvMhAplic *d,
                             const RiscvMhHarts *h, uint32_t msi_m,
                             uint32_t msi_s, uint32_t *phandle);
 
-/* GPEX PCIe host */
+/* GPEX PCIe host (machine_helper-pcie.c) */
 
 /* Path of the host bridge node of @d. */
 char *riscv_mh_pcie_path(const RiscvMhPcie *d);
@@ -239,7 +214,7 @@ void riscv_mh_fdt_pcie(MachineState *ms, const RiscvMhPcie *d, uint32_t msi);
 void riscv_mh_fdt_pcie_intx(MachineState *ms, const RiscvMhPcie *d,
                             const RiscvMhIrqParent *p);
 
-/* CFI flash */
+/* CFI flash (machine_helper.c) */
 
 /* @count pflash devices "<prefix>.flash<i>", aliased as "pflash<i>". */
 void riscv_mh_flash_create(Object *owner, const char *prefix,
@@ -250,7 +225,7 @@ void riscv_mh_flash_map(PFlashCFI01 **flash, int count,
 /* cfi-flash node with one bank per @count equal parts of @win. */
 void riscv_mh_fdt_flash(MachineState *ms, const MemMapEntry *win, int count);
 
-/* Simple devices */
+/* Simple devices (machine_helper.c) */
 
 /* syscon node of the test device at @test, /reboot and /poweroff. */
 void riscv_mh_fdt_syscon(MachineState *ms, const MemMapEntry *test,
@@ -259,14 +234,13 @@ void riscv_mh_fdt_syscon(MachineState *ms, const MemMapEntry *test,
 void riscv_mh_fdt_rtc(MachineState *ms, const MemMapEntry *rtc,
                       const RiscvMhIrqParent *p, uint32_t irq);
 
-/* Boot */
+/* Boot (machine_helper.c) */
 
 /* Map the RAM at @dram_base and a ROM @rom_name over @mrom. */
 void riscv_mh_map_memory(MachineState *ms, hwaddr dram_base,
                          const MemMapEntry *mrom, const char *rom_name);
-/* Point -bios default at the first of @names found; exit if none is. */
-void riscv_mh_firmware_default(MachineState *ms, const char *const *names,
-                               int count);
+/* Point -bios default at @name in QEMU's firmware path; exit if absent. */
+void riscv_mh_firmware_default(MachineState *ms, const char *name);
 /* Load firmware, kernel, initrd and FDT, then the reset vector of @harts. */
 void riscv_mh_boot(MachineState *ms, RISCVHartArrayState *harts,
                    const RiscvMhBoot *b);

@@ -16,7 +16,8 @@
 #include "qom/object.h"
 
 #define TYPE_RISCV_VIRT_PCIE_MACHINE MACHINE_TYPE_NAME("virt-pcie")
-OBJECT_DECLARE_SIMPLE_TYPE(RISCVVirtPcieState, RISCV_VIRT_PCIE_MACHINE)
+OBJECT_DECLARE_TYPE(RISCVVirtPcieState, RISCVVirtPcieMachineClass,
+                    RISCV_VIRT_PCIE_MACHINE)
 
 /* Limits of the platform */
 #define VIRT_PCIE_SOCKETS_MAX       16
@@ -50,6 +51,14 @@ enum {
     VIRT_PCIE_IMSIC_M,
     VIRT_PCIE_IMSIC_S,
     VIRT_PCIE_MMIO64,
+};
+
+struct RISCVVirtPcieMachineClass {
+    MachineClass parent;
+
+    /* MachineClass::create_default_memdev of TYPE_MACHINE */
+    bool (*parent_create_default_memdev)(MachineState *ms, const char *path,
+                                         Error **errp);
 };
 
 struct RISCVVirtPcieState {
