@@ -72,7 +72,7 @@ export GIT_DIR=$tmp/up.git GIT_WORK_TREE=$up
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t.invalid
 export GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t.invalid
-git init -q && git add -A -f && git commit -q -m base
+git init -q && git config gc.auto 0 && git add -A -f && git commit -q -m base
 set -- "$mails"/[0-9][0-9][0-9][0-9]-*.patch
 shift # the cover letter
 if [ $# -gt 0 ] && out=$(git am -q "$@" 2>&1); then
