@@ -5,7 +5,8 @@
 # See README.md.
 
 .NOTPARALLEL:
-.PHONY: all build deps base fork upstream blobs kit run check bench clean distclean
+.PHONY: all build deps base fork upstream blobs kit run check bench clean distclean \
+	pq-import pq-export upstream-export
 
 VP_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/virt-pcie
 export VP_CACHE
@@ -13,6 +14,8 @@ export VP_CACHE
 # clone (CI) hits the cache that an earlier clone filled.
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
+# upstream-export writes the mail series here.
+OUT ?= build/upstream-series
 
 all: build
 
@@ -46,6 +49,16 @@ check: build
 
 bench: build
 	@tools/bench.sh
+
+# The patch queue as git commits in build/pq; see README.md.
+pq-import: base
+	@tools/pq.sh import
+
+pq-export:
+	@tools/pq.sh export
+
+upstream-export: base
+	@tools/upstream-export.sh $(OUT)
 
 clean:
 	rm -rf build

@@ -150,3 +150,54 @@ vp_unpack()
     dpkg-deb -x "$3" "$tmp" || { rm -rf "$tmp"; vp_die "cannot extract $3"; }
     mv "$tmp" "$TREE"
 }
+
+# The patch queue as a git repository (tools/pq.sh, tools/upstream-export.sh).
+# The overlay: our new files, at their QEMU paths below these directories.
+VP_OVERLAY_DIRS="hw include configs docs tests"
+VP_PQ_OVERLAY_SUBJECT="overlay: virt-pcie's new files"
+VP_PQ_DATE="Sat, 1 Jan 2000 00:00:00 +0000"
+
+# vp_git ARGS: git with no user or system configuration, so that what it
+# writes depends only on the repository, and with a fixed committer, so
+# that the commits it makes are reproducible; no automatic gc, which would
+# pack the whole base in the background.
+vp_git()
+{
+    GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null \
+    GIT_COMMITTER_NAME="virt-pcie pq" GIT_COMMITTER_EMAIL=pq@virt-pcie.invalid \
+    GIT_COMMITTER_DATE="$VP_PQ_DATE" git -c gc.auto=0 -c maintenance.auto=false "$@"
+}
+
+# vp_pq_overlay DIR [REF]: the overlay commit of the queue in DIR, i.e. the
+# first commit after pq-base with the overlay subject; the commits before
+# it are the patches.
+vp_pq_overlay()
+{
+    local c
+    c=$(vp_git -C "$1" log --reverse --format='%H %s' "pq-base..${2:-HEAD}" |
+        awk -v s="$VP_PQ_OVERLAY_SUBJECT" 'substr($0, 42) == s { print $1; exit }')
+    [ -n "$c" ] ||
+        vp_die "$1: no commit \"$VP_PQ_OVERLAY_SUBJECT\" after pq-base; make it with tools/pq.sh import"
+    echo "$c"
+}
+
+# vp_pq_lint DIR RANGE: every commit of RANGE is a patch fit to be mailed:
+# not a merge, and with a subject, a body and a Signed-off-by: trailer.
+vp_pq_lint()
+{
+    local c subj body trailers
+    for c in $(vp_git -C "$1" rev-list --reverse "$2"); do
+        subj=$(vp_git -C "$1" show -s --format=%s "$c")
+        [ -z "$(vp_git -C "$1" rev-list --no-walk --merges "$c")" ] ||
+            vp_die "commit ${c:0:12} \"$subj\" is a merge; the queue must be linear"
+        [ -n "$subj" ] || vp_die "commit ${c:0:12} has no subject"
+        body=$(vp_git -C "$1" show -s --format=%b "$c" | grep -c '[^[:space:]]' || true)
+        trailers=$(vp_git -C "$1" show -s --format='%(trailers:only,unfold)' "$c" |
+            grep -c '[^[:space:]]' || true)
+        [ "$body" -gt "$trailers" ] ||
+            vp_die "commit ${c:0:12} \"$subj\" has no body: say why the change is made"
+        vp_git -C "$1" show -s --format='%(trailers:key=Signed-off-by,valueonly)' "$c" |
+            grep -q '[^[:space:]]' ||
+            vp_die "commit ${c:0:12} \"$subj\" has no Signed-off-by: trailer"
+    done
+}
