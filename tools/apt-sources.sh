@@ -3,7 +3,9 @@
 #
 # Add the Debian suites virt-pcie needs to apt, derived from the mirror the
 # machine already uses (no host name is written into the repository):
-#   - trixie deb-src: the QEMU 10.0 base and the firmware sources;
+#   - trixie deb-src: the QEMU 10.0 base and the firmware sources; also
+#     the base of the 10.0 release that tools/build-release.sh rebuilds
+#     from this repository's history, so it stays when the base moves on;
 #   - trixie riscv64: the stock guest kernel, busybox and OpenSBI 1.6;
 #   - bookworm-backports: meson >= 1.5, pycotap and OpenSBI 1.5.1.
 # trixie is pinned low so that it never replaces a host package.
@@ -97,6 +99,7 @@ if [ "$changed" = 1 ] || [ ! -e "$stamp" ] || [ -n "${VP_APT_UPDATE:-}" ]; then
         :
     fi
     versions=$(apt-cache showsrc qemu 2>/dev/null || true)
+    # 10.0: the base of the virt-pcie-10.0 release (tools/build-release.sh).
     if ! grep -q '^Version: 1:10\.0\.' <<<"$versions"; then
         echo "apt-sources: apt-get update did not bring trixie's qemu source index;" >&2
         echo "             is the Debian archive reachable?" >&2
