@@ -5,8 +5,8 @@
 # See README.md.
 
 .NOTPARALLEL:
-.PHONY: all build deps base fork upstream blobs kit run check bench clean distclean \
-	pq-import pq-export upstream-export
+.PHONY: all build deps base fork upstream blobs kit releases release-10.0 run check \
+	bench clean distclean pq-import pq-export upstream-export
 
 VP_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/virt-pcie
 export VP_CACHE
@@ -39,7 +39,16 @@ blobs: fork upstream
 kit: deps
 	@tools/guest-kit.sh build/guest
 
-build: fork upstream blobs kit
+# Earlier releases of the fork (tests/data/virt-pcie/*/built-from), built
+# from this repository's history into $(VP_CACHE)/releases, for the
+# cross-release migration tests.
+releases: deps
+	@tools/build-release.sh
+
+release-10.0: deps
+	@tools/build-release.sh 10.0
+
+build: fork upstream blobs kit releases
 
 run: build
 	@tools/run-guest.sh

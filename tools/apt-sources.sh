@@ -4,8 +4,9 @@
 # Add the Debian suites virt-pcie needs to apt, derived from the mirror the
 # machine already uses (no host name is written into the repository):
 #   - sid deb-src: the QEMU base (QEMU_BASE: Debian's 10.2, served by sid);
-#   - trixie deb-src: the QEMU 10.0 base of released machine versions
-#     (tools/build-release.sh) and the firmware sources;
+#   - trixie deb-src: the firmware sources, and the QEMU 10.0 base of the
+#     10.0 release that tools/build-release.sh rebuilds from this
+#     repository's history, so it stays when the base moves on;
 #   - trixie riscv64: the stock guest kernel, busybox and OpenSBI 1.6;
 #   - bookworm-backports: meson >= 1.5, pycotap and OpenSBI 1.5.1.
 # trixie is pinned low so that it never replaces a host package.
@@ -99,6 +100,8 @@ if [ "$changed" = 1 ] || [ ! -e "$stamp" ] || [ -n "${VP_APT_UPDATE:-}" ]; then
         :
     fi
     versions=$(apt-cache showsrc qemu 2>/dev/null || true)
+    # 10.0: the base of the virt-pcie-10.0 release (tools/build-release.sh);
+    # 10.2: QEMU_BASE.
     if ! grep -q '^Version: 1:10\.0\.' <<<"$versions" ||
        ! grep -q '^Version: 1:10\.2\.' <<<"$versions"; then
         echo "apt-sources: apt-get update did not bring the qemu source indexes" >&2

@@ -201,3 +201,43 @@ vp_pq_lint()
             vp_die "commit ${c:0:12} \"$subj\" has no Signed-off-by: trailer"
     done
 }
+
+# Earlier releases of the fork, rebuilt from this repository's history:
+# tests/data/virt-pcie/<machine version>/built-from names the commit (its
+# first line that is neither empty nor a comment), and tools/build-release.sh
+# builds that commit into $VP_RELEASES/<commit>/qemu-system-riscv64.
+VP_RELEASES=$VP_CACHE/releases
+
+# The machine versions that have a recorded release, e.g. "10.0".
+vp_release_versions()
+{
+    local f
+    for f in "$VP_TOP"/tests/data/virt-pcie/*/built-from; do
+        if [ -f "$f" ]; then basename "$(dirname "$f")"; fi
+    done
+}
+
+# vp_release_commit VERSION: the full hash recorded for VERSION.
+vp_release_commit()
+{
+    local f=$VP_TOP/tests/data/virt-pcie/$1/built-from c
+    [ -f "$f" ] || vp_die "no release recorded for virt-pcie-$1 ($f does not exist)"
+    c=$(grep -v -E '^[[:space:]]*(#|$)' "$f" | head -n 1 | tr -d '[:space:]')
+    [[ "$c" =~ ^[0-9a-f]{40}$ ]] ||
+        vp_die "$f: '$c' is not a full commit hash (40 hex digits)"
+    echo "$c"
+}
+
+# vp_release_qemu VERSION: where the binary of release VERSION is cached.
+vp_release_qemu()
+{
+    local c
+    c=$(vp_release_commit "$1") || exit 1
+    echo "$VP_RELEASES/$c/qemu-system-riscv64"
+}
+
+# VP_RELEASE_10_0_QEMU for 10.0: the environment variable naming that binary.
+vp_release_var()
+{
+    echo "VP_RELEASE_${1//[^0-9A-Za-z]/_}_QEMU"
+}

@@ -48,6 +48,14 @@ for f in "$QEMU_TEST_QEMU_BINARY" "$VP_UPSTREAM_QEMU" "$VP_GUEST/Image"; do
     [ -e "$f" ] || vp_die "$f is missing; run 'make build' first"
 done
 
+# The earlier releases (tools/build-release.sh), e.g. VP_RELEASE_10_0_QEMU.
+for v in $(vp_release_versions); do
+    rel=$(vp_release_qemu "$v") || exit 1
+    [ -x "$rel" ] ||
+        vp_die "$rel (virt-pcie-$v, commit $(vp_release_commit "$v")) is missing; run 'make build' first"
+    export "$(vp_release_var "$v")=$rel"
+done
+
 run_qtests()
 {
     echo "== qtest (meson suite qtest-riscv64)"

@@ -13,6 +13,15 @@ import time
 
 from qemu_test import QemuSystemTest
 
+# Shell commands for a kit booted to its shell with a disk at /dev/vda.
+# WRITE_DISK fills its first 512 KiB with random data; DISK_STATE reports
+# the disk's checksum, read from the device, the guest's uptime and its RTC.
+WRITE_DISK = ('dd if=/dev/urandom of=/dev/vda bs=1024 count=512 2>/dev/null; '
+              'sync; echo 3 > /proc/sys/vm/drop_caches; '
+              'echo VP-SUM $(md5sum /dev/vda)')
+DISK_STATE = ('echo 3 > /proc/sys/vm/drop_caches; echo VP-SUM $(md5sum /dev/vda); '
+              'echo VP-UP $(cut -d. -f1 /proc/uptime); echo VP-RTC $(date +%s)')
+
 
 class GuestReport:
     """What the guest's /init reported about itself."""
@@ -143,6 +152,40 @@ class KitTest(QemuSystemTest):
                 break
             time.sleep(0.2)
         self.assertEqual(status, 'completed', 'migration did not complete')
+
+    def shell(self, vm, command, timeout=60):
+        """Run COMMAND in the guest's console shell; its output."""
+        n = time.monotonic_ns()
+        # The quotes keep the echoed command line from matching the marker.
+        vm.console_socket.sendall(f'{command}; echo VP-D"ONE"-{n}\n'.encode())
+        out = self.read_console(vm, f'VP-DONE-{n}', timeout)
+        self.assertIn(f'VP-DONE-{n}', out,
+                      f'the guest shell did not answer {command!r}')
+        return out
+
+    def boot_to_shell(self, vm):
+        """Launch VM, booting the kit without a command, up to its shell."""
+        vm.launch()
+        out = self.read_console(vm, 'VP-REPORT-END', 180)
+        self.assertIn('VP-REPORT-END', out, 'the guest did not boot')
+        time.sleep(1)
+        self.shell(vm, 'true')
+
+    def check_echo(self, vm):
+        """Fail unless the guest's shell computes and prints on the console."""
+        out = self.shell(vm, 'echo VP-ECHO-$((6*7))')
+        self.assertRegex(out, r'(?m)^VP-ECHO-42', 'no console echo')
+
+    def write_disk(self, vm):
+        """Fill /dev/vda's first 512 KiB with random data; the disk's md5."""
+        return re.findall(r'^VP-SUM (\w+)', self.shell(vm, WRITE_DISK), re.M)[-1]
+
+    def state(self, vm):
+        """(md5 of /dev/vda read from the device, uptime s, RTC s)."""
+        out = self.shell(vm, DISK_STATE)
+        return (re.findall(r'^VP-SUM (\w+)', out, re.M)[-1],
+                int(re.findall(r'^VP-UP (\d+)', out, re.M)[-1]),
+                int(re.findall(r'^VP-RTC (\d+)', out, re.M)[-1]))
 
     def read_console(self, vm, until, timeout):
         """Console text up to and including the first line with UNTIL."""
