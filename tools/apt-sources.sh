@@ -20,27 +20,33 @@ pref=/etc/apt/preferences.d/virt-pcie
 # The first non-security Debian archive URI configured on this machine.
 find_mirror()
 {
-    local f uri
+    local f uri re
     for f in /etc/apt/sources.list.d/*.sources; do
         [ -f "$f" ] && [ "$f" != "$list" ] || continue
         awk '
-            /^[[:space:]]*$/ { if (uri != "" && kind ~ /deb/) { print uri; exit }
+            /^[[:space:]]*$/ { if (uri != "" && kind ~ /deb/) {
+                                   print uri; exit
+                               }
                                uri = ""; kind = "" }
             /^Types:/        { kind = $0 }
             /^URIs:/         { if ($2 !~ /security/) uri = $2 }
             END              { if (uri != "" && kind ~ /deb/) print uri }
         ' "$f"
     done | head -n 1
+    # "deb [OPTIONS] URI SUITE ...": the URI
+    re='^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+)'
+    re+='[[:space:]]+[a-z]+([[:space:]]|$).*'
     for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
         [ -f "$f" ] || continue
-        sed -n -E 's/^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+)[[:space:]]+[a-z]+([[:space:]]|$).*/\2/p' "$f" |
+        sed -n -E 's/'"$re"'/\2/p' "$f" |
             grep -v security || true
     done | head -n 1
 }
 
 mirror=$(find_mirror | head -n 1)
 if [ -z "$mirror" ]; then
-    echo "apt-sources: no Debian archive entry found in /etc/apt; cannot derive a mirror" >&2
+    echo "apt-sources: no Debian archive entry found in /etc/apt;" \
+        "cannot derive a mirror" >&2
     exit 1
 fi
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
@@ -71,7 +77,8 @@ EOT
 changed=0
 if [ "$(cat "$list" 2>/dev/null)" != "$want" ]; then
     printf '%s\n' "$want" > "$list"
-    echo "apt-sources: wrote $list (mirror taken from this machine's apt entries)"
+    echo "apt-sources: wrote $list" \
+        "(mirror taken from this machine's apt entries)"
     changed=1
 fi
 
@@ -89,7 +96,8 @@ fi
 
 if ! dpkg --print-foreign-architectures | grep -qx riscv64; then
     dpkg --add-architecture riscv64
-    echo "apt-sources: added dpkg architecture riscv64 (for apt-get download only)"
+    echo "apt-sources: added dpkg architecture riscv64" \
+        "(for apt-get download only)"
     changed=1
 fi
 
@@ -104,8 +112,10 @@ if [ "$changed" = 1 ] || [ ! -e "$stamp" ] || [ -n "${VP_APT_UPDATE:-}" ]; then
     # 10.2: QEMU_BASE.
     if ! grep -q '^Version: 1:10\.0\.' <<<"$versions" ||
        ! grep -q '^Version: 1:10\.2\.' <<<"$versions"; then
-        echo "apt-sources: apt-get update did not bring the qemu source indexes" >&2
-        echo "             of trixie and sid; is the Debian archive reachable?" >&2
+        echo "apt-sources: apt-get update did not bring the qemu" \
+            "source indexes" >&2
+        echo "             of trixie and sid;" \
+            "is the Debian archive reachable?" >&2
         exit 1
     fi
     touch "$stamp"

@@ -40,7 +40,8 @@ die()
 for f in Image initrd.cpio.gz "opensbi-$OPENSBI/fw_dynamic.bin"; do
     [ -e "$GUEST/$f" ] || die "$GUEST/$f is missing (run 'make kit')"
 done
-command -v /usr/bin/time > /dev/null || die "/usr/bin/time is needed (apt-get install time)"
+command -v /usr/bin/time > /dev/null ||
+    die "/usr/bin/time is needed (apt-get install time)"
 "$QEMU" -M help | grep -q '^virt-pcie ' || die "$QEMU has no machine virt-pcie"
 
 work=$(mktemp -d)
@@ -80,7 +81,8 @@ boot()
         case $line in
             VP-REPORT-BEGIN)
                 now=$EPOCHREALTIME
-                wall=$(awk -v a="$start" -v b="$now" 'BEGIN { printf "%.3f", b - a }')
+                wall=$(awk -v a="$start" -v b="$now" \
+                    'BEGIN { printf "%.3f", b - a }')
                 ;;
             "uptime "*) up=${line#uptime } ;;
         esac
@@ -93,8 +95,10 @@ boot()
         -drive "if=none,id=d0,file=$work/nvme.img,format=raw" \
         -device virtio-net-pci,netdev=n0,romfile= -netdev user,id=n0 2>&1)
     if [ -z "$wall" ] || [ -z "$up" ]; then
-        echo "  $name ($machine) did NOT reach userspace within ${BOOT_TIMEOUT} s;" \
-            "console tail ($(grep -c . "$log" 2>/dev/null || echo 0) lines in all):"
+        echo "  $name ($machine) did NOT reach userspace" \
+            "within ${BOOT_TIMEOUT} s;" \
+            "console tail ($(grep -c . "$log" 2>/dev/null || echo 0)" \
+            "lines in all):"
         tail -n 5 "$log" 2>/dev/null | sed 's/^/    | /'
         echo x >> "$work/$name.failed"
         return 0
@@ -120,8 +124,10 @@ create()
         cat "$work/$name.qmp" "$out" >&2
         exit 1
     fi
-    grep -q '"return"' "$work/$name.qmp" || die "no QMP answer from $machine -smp $smp"
-    secs=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
+    grep -q '"return"' "$work/$name.qmp" ||
+        die "no QMP answer from $machine -smp $smp"
+    secs=$(awk -v a="$start" -v b="$EPOCHREALTIME" \
+        'BEGIN { printf "%.3f", b - a }')
     read -r _ rss < <(tail -n 1 "$out")
     echo "$secs" >> "$work/$name.create"
     echo $((rss / 1024)) >> "$work/$name.rss"
@@ -130,10 +136,12 @@ create()
 
 VIRT='virt,aia=aplic-imsic'
 echo "bench: $QEMU ($("$QEMU" --version | head -n 1)), $(nproc) host CPUs"
-echo "bench: guest kit $GUEST ($(cat "$GUEST/kernel-version" 2>/dev/null || echo '?'))"
+echo "bench: guest kit $GUEST" \
+    "($(cat "$GUEST/kernel-version" 2>/dev/null || echo '?'))"
 
 echo
-echo "== Boot to userspace (nvme + virtio-net, -smp 2, -m 1G, OpenSBI $OPENSBI), $ROUNDS rounds"
+echo "== Boot to userspace (nvme + virtio-net, -smp 2, -m 1G," \
+    "OpenSBI $OPENSBI), $ROUNDS rounds"
 for r in $(seq "$ROUNDS"); do
     echo " round $r"
     # A machine that failed its first boot is not tried again: each failure
@@ -191,7 +199,8 @@ printf '%-34s %12s %12s %8s\n' 'boot: start to VP-REPORT-BEGIN' \
 printf '%-34s %12s %12s %8s\n' 'boot: guest uptime at report' \
     "$(secs "$up")" "$(secs "$uv")" "$(ratio "$up" "$uv")"
 for n in 1 512 4096; do
-    cp=$(median "$work/virt-pcie-$n.create"); rp=$(median "$work/virt-pcie-$n.rss")
+    cp=$(median "$work/virt-pcie-$n.create")
+    rp=$(median "$work/virt-pcie-$n.rss")
     if [ -e "$work/virt-$n.create" ]; then
         cv=$(median "$work/virt-$n.create"); rv=$(median "$work/virt-$n.rss")
         printf '%-34s %11.3fs %11.3fs %8s\n' "create: $n harts" \
@@ -199,7 +208,8 @@ for n in 1 512 4096; do
         printf '%-34s %9.0f MiB %8.0f MiB %8s\n' "create: $n harts, peak RSS" \
             "$rp" "$rv" "$(ratio "$rp" "$rv")"
     else
-        printf '%-34s %11.3fs %12s %8s\n' "create: $n harts" "$cp" '(max 512)' '-'
+        printf '%-34s %11.3fs %12s %8s\n' "create: $n harts" "$cp" \
+            '(max 512)' '-'
         printf '%-34s %9.0f MiB %12s %8s\n' "create: $n harts, peak RSS" \
             "$rp" '-' '-'
     fi

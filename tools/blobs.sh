@@ -30,15 +30,17 @@ ipxe=$TREE/usr/lib/ipxe/qemu
 package qemu-efi-riscv64 trixie
 edk2=$TREE/usr/share/qemu-efi-riscv64
 
-for f in "$opensbi/fw_dynamic.bin" "$ipxe/efi-e1000e.rom" "$edk2/RISCV_VIRT_CODE.fd" \
-         "$edk2/RISCV_VIRT_VARS.fd"; do
-    [ -f "$f" ] || vp_die "expected firmware file $f is not in its Debian package"
+for f in "$opensbi/fw_dynamic.bin" "$ipxe/efi-e1000e.rom" \
+         "$edk2/RISCV_VIRT_CODE.fd" "$edk2/RISCV_VIRT_VARS.fd"; do
+    [ -f "$f" ] ||
+        vp_die "expected firmware file $f is not in its Debian package"
 done
 
 for bld in "$@"; do
     data=$bld/qemu-bundle/usr/local/share/qemu
     mkdir -p "$data" "$bld/pc-bios"
-    ln -sfn "$opensbi/fw_dynamic.bin" "$data/opensbi-riscv64-generic-fw_dynamic.bin"
+    ln -sfn "$opensbi/fw_dynamic.bin" \
+        "$data/opensbi-riscv64-generic-fw_dynamic.bin"
     for rom in "$ipxe"/*.rom; do
         ln -sfn "$rom" "$data/$(basename "$rom")"
     done

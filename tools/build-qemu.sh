@@ -29,7 +29,8 @@ conf=(
 )
 want="src=$(readlink -f "$src") ${conf[*]}"
 
-if [ ! -f "$bld/build.ninja" ] || [ "$(cat "$bld/.vp-config" 2>/dev/null)" != "$want" ]; then
+if [ ! -f "$bld/build.ninja" ] ||
+   [ "$(cat "$bld/.vp-config" 2>/dev/null)" != "$want" ]; then
     vp_say "configuring $bld"
     rm -rf "$bld"
     mkdir -p "$bld"

@@ -47,14 +47,18 @@ build_one()
     fi
 
     if [ ! -f "$src/.vp-release" ]; then
-        git -C "$VP_TOP" rev-parse -q --verify "$commit^{commit}" > /dev/null 2>&1 ||
-            vp_die "cannot build virt-pcie-$ver: commit $commit is not in the repository" \
-                "at $VP_TOP (a shallow clone? 'git fetch --unshallow' brings it)"
+        git -C "$VP_TOP" rev-parse -q --verify "$commit^{commit}" \
+            > /dev/null 2>&1 ||
+            vp_die "cannot build virt-pcie-$ver: commit $commit" \
+                "is not in the repository at $VP_TOP" \
+                "(a shallow clone? 'git fetch --unshallow' brings it)"
         rm -rf "$src.tmp"
         mkdir -p "$src.tmp"
-        if ! git -C "$VP_TOP" archive --format=tar "$commit" | tar -x -C "$src.tmp"; then
+        if ! git -C "$VP_TOP" archive --format=tar "$commit" |
+             tar -x -C "$src.tmp"; then
             rm -rf "$src.tmp"
-            vp_die "cannot build virt-pcie-$ver: git archive of commit $commit failed"
+            vp_die "cannot build virt-pcie-$ver:" \
+                "git archive of commit $commit failed"
         fi
         echo "$commit" > "$src.tmp/.vp-release"
         rm -rf "$src"
@@ -67,16 +71,20 @@ build_one()
     # The commit's own tools, in its checkout; nothing of this checkout's
     # setup may leak in (QEMU_SRC would be another series' tree).
     if ! (cd "$src" &&
-          env -u QEMU_SRC -u VP_BUILD -u VP_BASE -u VP_PATCHES -u MAKEFLAGS -u MFLAGS \
-              -u MAKELEVEL VP_CACHE="$VP_CACHE" \
+          env -u QEMU_SRC -u VP_BUILD -u VP_BASE -u VP_PATCHES \
+              -u MAKEFLAGS -u MFLAGS -u MAKELEVEL VP_CACHE="$VP_CACHE" \
               CCACHE_BASEDIR="$src" CCACHE_NOHASHDIR=1 \
-              sh -c 'make -o deps fork && tools/blobs.sh build/fork') > "$log" 2>&1; then
+              sh -c 'make -o deps fork && tools/blobs.sh build/fork') \
+          > "$log" 2>&1; then
         tail -n 20 "$log" >&2
-        vp_die "cannot build virt-pcie-$ver from commit $commit (full log: $log)"
+        vp_die "cannot build virt-pcie-$ver from commit $commit" \
+            "(full log: $log)"
     fi
     [ -x "$src/build/fork/qemu-system-riscv64" ] ||
-        vp_die "building commit $commit left no $src/build/fork/qemu-system-riscv64 (log: $log)"
-    if ! "$src/build/fork/qemu-system-riscv64" -M help | grep -q "^virt-pcie-$ver "; then
+        vp_die "building commit $commit left no" \
+            "$src/build/fork/qemu-system-riscv64 (log: $log)"
+    if ! "$src/build/fork/qemu-system-riscv64" -M help |
+         grep -q "^virt-pcie-$ver "; then
         vp_die "the build of commit $commit has no machine virt-pcie-$ver"
     fi
     # The stage copy is only needed to assemble the tree again.
@@ -89,7 +97,8 @@ build_one()
 
 if [ $# -eq 0 ]; then
     mapfile -t versions < <(vp_release_versions)
-    [ "${#versions[@]}" -gt 0 ] || vp_die "no release recorded under $VP_TOP/tests/data/virt-pcie"
+    [ "${#versions[@]}" -gt 0 ] ||
+        vp_die "no release recorded under $VP_TOP/tests/data/virt-pcie"
     set -- "${versions[@]}"
 fi
 for v in "$@"; do

@@ -11,15 +11,17 @@ VP_TOOL=deps
 
 # name[/suite][:min-version]   -- why
 wanted=(
-    gcc make pkg-config ninja-build ccache git rsync patch   # build tools
-    meson/bookworm-backports:1.5                             # QEMU 10.x needs meson >= 1.5
-    python3 python3-venv python3-pycotap/bookworm-backports  # configure, functional tests
+    gcc make pkg-config ninja-build        # build tools
+    ccache git rsync patch                 # build tools
+    meson/bookworm-backports:1.5           # QEMU 10.x needs meson >= 1.5
+    python3 python3-venv                   # configure, functional tests
+    python3-pycotap/bookworm-backports     # functional tests (TAP output)
     libglib2.0-dev libfdt-dev libpixman-1-dev zlib1g-dev libslirp-dev flex bison
-    dpkg-dev                                                 # apt-get source (dpkg-source)
-    cpio kmod xz-utils gzip                                  # guest kit
-    device-tree-compiler socat xorriso                       # tests (xorriso: cdrom-test)
-    time                                                     # make bench (/usr/bin/time)
-    qemu-utils                                               # qemu-img: qcow2 for the savevm test
+    dpkg-dev                               # apt-get source (dpkg-source)
+    cpio kmod xz-utils gzip                # guest kit
+    device-tree-compiler socat xorriso     # tests (xorriso: cdrom-test)
+    time                                   # make bench (/usr/bin/time)
+    qemu-utils                             # qemu-img: qcow2 for the savevm test
 )
 # Installed without their recommends, which are a desktop's worth of QEMU,
 # codecs and graphics: libvirt, for tests/functional/libvirt_domain.sh
@@ -37,10 +39,12 @@ missing_of()
         min=
         [[ "$w" == *:* ]] && min=${w##*:}
         spec=${w%%:*}
-        have=$(dpkg-query -W -f='${Status} ${Version}' "$name" 2>/dev/null || true)
+        have=$(dpkg-query -W -f='${Status} ${Version}' "$name" \
+                   2>/dev/null || true)
         if [[ "$have" != "install ok installed"* ]]; then
             echo "$spec"
-        elif [ -n "$min" ] && dpkg --compare-versions "${have##* }" lt "$min"; then
+        elif [ -n "$min" ] &&
+             dpkg --compare-versions "${have##* }" lt "$min"; then
             echo "$spec"
         fi
     done
@@ -63,22 +67,26 @@ if [ "$(id -u)" = 0 ]; then
     install()
     {
         vp_say "installing: $*"
-        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" > "$aptlog" 2>&1; then
+        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" \
+                > "$aptlog" 2>&1; then
             tail -n 15 "$aptlog" >&2
             vp_die "apt-get install $* failed (log: $aptlog)"
         fi
     }
     [ "${#missing[@]}" -gt 0 ] && install "${missing[@]}"
-    [ "${#missing_lean[@]}" -gt 0 ] && install --no-install-recommends "${missing_lean[@]}"
+    [ "${#missing_lean[@]}" -gt 0 ] &&
+        install --no-install-recommends "${missing_lean[@]}"
     exit 0
 fi
 
-if ! apt_ready || [ "${#missing[@]}" -gt 0 ] || [ "${#missing_lean[@]}" -gt 0 ]; then
+if ! apt_ready || [ "${#missing[@]}" -gt 0 ] ||
+   [ "${#missing_lean[@]}" -gt 0 ]; then
     echo "$VP_TOOL: this host is not set up for virt-pcie. As root, run:" >&2
     apt_ready || echo "    $VP_TOP/tools/apt-sources.sh" >&2
     [ "${#missing[@]}" -gt 0 ] && echo "    apt-get install ${missing[*]}" >&2
     [ "${#missing_lean[@]}" -gt 0 ] &&
-        echo "    apt-get install --no-install-recommends ${missing_lean[*]}" >&2
+        echo "    apt-get install --no-install-recommends" \
+            "${missing_lean[*]}" >&2
     echo "(or run make as root, which does both)" >&2
     exit 1
 fi

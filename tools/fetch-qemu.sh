@@ -26,19 +26,24 @@ mkdir -p "$VP_BUILD"
 check_tree()
 {
     local dir=$1 what=$2 ver
-    [ -f "$dir/VERSION" ] && [ -f "$dir/hw/riscv/virt.c" ] && [ -x "$dir/configure" ] ||
-        vp_die "$what ($dir) is not a QEMU source tree (no VERSION, configure or hw/riscv/virt.c)"
+    [ -f "$dir/VERSION" ] && [ -f "$dir/hw/riscv/virt.c" ] &&
+        [ -x "$dir/configure" ] ||
+        vp_die "$what ($dir) is not a QEMU source tree" \
+            "(no VERSION, configure or hw/riscv/virt.c)"
     ver=$(tr -d '[:space:]' < "$dir/VERSION")
     if [ "$(vp_series_of "$ver")" != "$series" ]; then
-        vp_die "$what ($dir) is QEMU $ver; virt-pcie is built on the $series series (QEMU_BASE: $base_up)"
+        vp_die "$what ($dir) is QEMU $ver; virt-pcie is built on the" \
+            "$series series (QEMU_BASE: $base_up)"
     fi
     if [ "$ver" != "$base_up" ]; then
         local stamp=$VP_BUILD/.warned-base-$ver
         if [ ! -e "$stamp" ]; then
             if vp_version_gt "$ver" "$base_up"; then
-                vp_warn "$what is QEMU $ver, newer than the recorded base $base_up; building anyway"
+                vp_warn "$what is QEMU $ver, newer than the recorded base" \
+                    "$base_up; building anyway"
             else
-                vp_warn "$what is QEMU $ver, older than the recorded base $base_up; building anyway"
+                vp_warn "$what is QEMU $ver, older than the recorded base" \
+                    "$base_up; building anyway"
             fi
             touch "$stamp"
         fi
@@ -91,7 +96,8 @@ unpack_by_hand()
     while read -r uri name size hash; do
         uri=${uri//\'/}
         case "$name" in *.dsc) continue ;; esac
-        /usr/lib/apt/apt-helper download-file "$uri" "$dir/$name" "$hash" >/dev/null ||
+        /usr/lib/apt/apt-helper download-file "$uri" "$dir/$name" "$hash" \
+            >/dev/null ||
             { echo "cannot download $name" >&2; return 1; }
     done || return 1
     orig=$(ls "$dir"/qemu_*.orig.tar.* 2>/dev/null | head -n 1)
@@ -122,14 +128,16 @@ fetch_one()
     if (cd "$work" && apt-get source -q "qemu=$ver" > apt-source.log 2>&1); then
         :
     else
-        vp_warn "apt-get source qemu=$ver ($suite) failed; fetching its files one by one"
+        vp_warn "apt-get source qemu=$ver ($suite) failed;" \
+            "fetching its files one by one"
         sed 's/^/    /' "$work/apt-source.log" | tail -n 5 >&2
         rm -rf "$work"
         mkdir -p "$work"
         unpack_by_hand "$ver" "$suite" "$work" || { rm -rf "$work"; return 1; }
     fi
     local top
-    top=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'qemu-*' | head -n 1)
+    top=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'qemu-*' |
+          head -n 1)
     [ -n "$top" ] && [ -f "$top/VERSION" ] || { rm -rf "$work"; return 1; }
     mv "$top" "$work/tree"
     rm -rf "$dest"

@@ -29,7 +29,8 @@ done
 
 cache=$VP_CACHE
 debs=$VP_DEBS
-mkdir -p "$VP_DEBS" "$VP_EXTRACT" || vp_die "cannot create cache directory $cache"
+mkdir -p "$VP_DEBS" "$VP_EXTRACT" ||
+    vp_die "cannot create cache directory $cache"
 
 # Serialise concurrent runs sharing a cache (e.g. parallel make).
 if command -v flock >/dev/null 2>&1; then
@@ -58,14 +59,16 @@ if [ -n "$(vp_apt_version linux-image-riscv64:riscv64 trixie)" ]; then
         grep -m 1 '^ *linux-image-' || true)
     kpkg=$(printf '%s' "$kdep" | sed 's/^ *\([^ :(]*\).*/\1/')
     [ -n "$kpkg" ] ||
-        vp_die "cannot find the image package linux-image-riscv64:riscv64 $meta_ver depends on"
+        vp_die "cannot find the image package" \
+            "linux-image-riscv64:riscv64 $meta_ver depends on"
     printf '%s\n' "$kpkg" >"$debs/linux-image-riscv64@trixie.depends"
     printf '%s\n' "$meta_ver" >"$debs/linux-image-riscv64@trixie.version"
     case $kdep in
     *"(= "*")"*)
         # Exact version pinned by the metapackage: no need to ask apt again.
         v=${kdep#*(= }
-        VP_MADISON+="$kpkg:riscv64 | ${v%%)*} | metapackage trixie/main riscv64 Packages"$'\n'
+        VP_MADISON+="$kpkg:riscv64 | ${v%%)*} | metapackage"
+        VP_MADISON+=" trixie/main riscv64 Packages"$'\n'
         ;;
     *)
         vp_apt_query "$kpkg:riscv64"
@@ -75,7 +78,8 @@ elif [ -s "$debs/linux-image-riscv64@trixie.depends" ]; then
     kpkg=$(cat "$debs/linux-image-riscv64@trixie.depends")
     vp_note "using cached kernel package name $kpkg"
 else
-    vp_die "cannot resolve linux-image-riscv64:riscv64 from trixie and nothing cached"
+    vp_die "cannot resolve linux-image-riscv64:riscv64 from trixie" \
+        "and nothing cached"
 fi
 
 vp_fetch "$kpkg" riscv64 trixie
@@ -126,7 +130,8 @@ bbtree=$TREE
 
 # Kernel: /boot/vmlinux-<uname -r> is a bootable Image on riscv64.
 set -- "$ktree"/boot/vmlinux-*
-[ $# -eq 1 ] && [ -f "$1" ] || vp_die "$kpkg: no single /boot/vmlinux-* in the package"
+[ $# -eq 1 ] && [ -f "$1" ] ||
+    vp_die "$kpkg: no single /boot/vmlinux-* in the package"
 cp "$1" "$tmpout/Image"
 kver=${1##*/vmlinux-}
 printf '%s\n' "$kver" >"$tmpout/kernel-version"
@@ -149,7 +154,8 @@ done
 
 # Initramfs tree.
 root=$tmpout/.root
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,etc,mnt,lib/modules}
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys} \
+    "$root"/{tmp,root,etc,mnt,lib/modules}
 bb=
 for f in "$bbtree/usr/bin/busybox" "$bbtree/bin/busybox"; do
     [ -x "$f" ] && { bb=$f; break; }
@@ -167,7 +173,8 @@ while IFS= read -r f; do
     n=${f##*/}
     n=${n%%.ko*}
     modfile[${n//-/_}]=$f
-done < <(find "$moddir/kernel" -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.zst' -o -name '*.ko.gz')
+done < <(find "$moddir/kernel" -name '*.ko' -o -name '*.ko.xz' \
+             -o -name '*.ko.zst' -o -name '*.ko.gz')
 
 declare -A builtin=()
 if [ -f "$moddir/modules.builtin" ]; then
@@ -233,7 +240,8 @@ printf '%s\n' "${order[@]}" >"$root/lib/modules/load-order"
 
 # newc cpio, root owned, stable order.
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
-    cpio --quiet -o -H newc -R 0:0 --reproducible) | gzip -n -9 >"$tmpout/initrd.cpio.gz" ||
+    cpio --quiet -o -H newc -R 0:0 --reproducible) |
+    gzip -n -9 >"$tmpout/initrd.cpio.gz" ||
     vp_die "cannot create initrd.cpio.gz"
 rm -rf "$root"
 

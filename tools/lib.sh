@@ -99,7 +99,8 @@ vp_resolve()
     VER=$(vp_apt_version "$spec" "$rel")
     if [ -z "$VER" ]; then
         [ -s "$rec" ] ||
-            vp_die "cannot resolve $spec/$rel: not in the apt indexes and never cached in $VP_DEBS"
+            vp_die "cannot resolve $spec/$rel: not in the apt indexes" \
+                "and never cached in $VP_DEBS"
         VER=$(cat "$rec")
         vp_note "apt indexes do not list $spec/$rel; using cached version $VER"
     fi
@@ -129,11 +130,14 @@ vp_fetch()
                 DEB=$VP_DEBS/${name}_$(vp_fsver "$VER")_$arch.deb
                 return 0
             fi
-            vp_die "cannot download $spec/$rel ($VER) and no cached .deb in $VP_DEBS: $(printf '%s\n' "$log" | grep -v '^$' | tail -n 3 | tr '\n' ' ')"
+            vp_die "cannot download $spec/$rel ($VER) and no cached .deb" \
+                "in $VP_DEBS: $(printf '%s\n' "$log" | grep -v '^$' |
+                    tail -n 3 | tr '\n' ' ')"
         fi
         set -- "$tmp"/*.deb
         [ $# -eq 1 ] && [ -s "$1" ] ||
-            { rm -rf "$tmp"; vp_die "apt-get download $spec=$VER produced no .deb"; }
+            { rm -rf "$tmp"
+              vp_die "apt-get download $spec=$VER produced no .deb"; }
         mv "$1" "$DEB"
         rm -rf "$tmp"
     fi
@@ -165,7 +169,8 @@ vp_git()
 {
     GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null \
     GIT_COMMITTER_NAME="virt-pcie pq" GIT_COMMITTER_EMAIL=pq@virt-pcie.invalid \
-    GIT_COMMITTER_DATE="$VP_PQ_DATE" git -c gc.auto=0 -c maintenance.auto=false "$@"
+    GIT_COMMITTER_DATE="$VP_PQ_DATE" \
+    git -c gc.auto=0 -c maintenance.auto=false "$@"
 }
 
 # vp_pq_overlay DIR [REF]: the overlay commit of the queue in DIR, i.e. the
@@ -175,9 +180,11 @@ vp_pq_overlay()
 {
     local c
     c=$(vp_git -C "$1" log --reverse --format='%H %s' "pq-base..${2:-HEAD}" |
-        awk -v s="$VP_PQ_OVERLAY_SUBJECT" 'substr($0, 42) == s { print $1; exit }')
+        awk -v s="$VP_PQ_OVERLAY_SUBJECT" \
+            'substr($0, 42) == s { print $1; exit }')
     [ -n "$c" ] ||
-        vp_die "$1: no commit \"$VP_PQ_OVERLAY_SUBJECT\" after pq-base; make it with tools/pq.sh import"
+        vp_die "$1: no commit \"$VP_PQ_OVERLAY_SUBJECT\" after pq-base;" \
+            "make it with tools/pq.sh import"
     echo "$c"
 }
 
@@ -189,14 +196,19 @@ vp_pq_lint()
     for c in $(vp_git -C "$1" rev-list --reverse "$2"); do
         subj=$(vp_git -C "$1" show -s --format=%s "$c")
         [ -z "$(vp_git -C "$1" rev-list --no-walk --merges "$c")" ] ||
-            vp_die "commit ${c:0:12} \"$subj\" is a merge; the queue must be linear"
+            vp_die "commit ${c:0:12} \"$subj\" is a merge;" \
+                "the queue must be linear"
         [ -n "$subj" ] || vp_die "commit ${c:0:12} has no subject"
-        body=$(vp_git -C "$1" show -s --format=%b "$c" | grep -c '[^[:space:]]' || true)
-        trailers=$(vp_git -C "$1" show -s --format='%(trailers:only,unfold)' "$c" |
+        body=$(vp_git -C "$1" show -s --format=%b "$c" |
+            grep -c '[^[:space:]]' || true)
+        trailers=$(vp_git -C "$1" show -s \
+            --format='%(trailers:only,unfold)' "$c" |
             grep -c '[^[:space:]]' || true)
         [ "$body" -gt "$trailers" ] ||
-            vp_die "commit ${c:0:12} \"$subj\" has no body: say why the change is made"
-        vp_git -C "$1" show -s --format='%(trailers:key=Signed-off-by,valueonly)' "$c" |
+            vp_die "commit ${c:0:12} \"$subj\" has no body:" \
+                "say why the change is made"
+        vp_git -C "$1" show -s \
+            --format='%(trailers:key=Signed-off-by,valueonly)' "$c" |
             grep -q '[^[:space:]]' ||
             vp_die "commit ${c:0:12} \"$subj\" has no Signed-off-by: trailer"
     done
@@ -221,7 +233,8 @@ vp_release_versions()
 vp_release_commit()
 {
     local f=$VP_TOP/tests/data/virt-pcie/$1/built-from c
-    [ -f "$f" ] || vp_die "no release recorded for virt-pcie-$1 ($f does not exist)"
+    [ -f "$f" ] ||
+        vp_die "no release recorded for virt-pcie-$1 ($f does not exist)"
     c=$(grep -v -E '^[[:space:]]*(#|$)' "$f" | head -n 1 | tr -d '[:space:]')
     [[ "$c" =~ ^[0-9a-f]{40}$ ]] ||
         vp_die "$f: '$c' is not a full commit hash (40 hex digits)"

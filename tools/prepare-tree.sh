@@ -14,11 +14,13 @@ set -euo pipefail
 VP_TOOL=prepare-tree
 . "$(dirname "$0")/lib.sh"
 
-[ $# -eq 1 ] || vp_die "usage: $0 OUT (the fork's source tree, e.g. build/fork-src)"
+[ $# -eq 1 ] ||
+    vp_die "usage: $0 OUT (the fork's source tree, e.g. build/fork-src)"
 out=$1
 stage=$out.stage
 base=${VP_BASE:-$VP_BUILD/base}
-[ -f "$base/VERSION" ] || vp_die "no base tree at $base; run tools/fetch-qemu.sh first"
+[ -f "$base/VERSION" ] ||
+    vp_die "no base tree at $base; run tools/fetch-qemu.sh first"
 
 # The overlay: every tracked or new file below these QEMU directories.
 overlay_dirs="hw include configs docs tests"
@@ -34,12 +36,17 @@ if [ -f "$series" ]; then
         pf=$patchdir/$p
         [ -f "$pf" ] || vp_die "$series names $p, but $pf does not exist"
         if ! log=$(patch -d "$stage" -p1 -N -f --dry-run < "$pf" 2>&1); then
-            file=$(awk '/^(patching|checking) file /{f=$3}
-                        /FAILED|can.t find file|Reversed|malformed/{print f; exit}' <<<"$log")
-            echo "$log" | grep -E 'FAILED|can.t find|Reversed|malformed' | head -n 5 >&2
-            vp_die "patch $pf does not apply to ${file:-the base tree} (base: $(readlink -f "$base"))"
+            file=$(awk '
+                /^(patching|checking) file /{f=$3}
+                /FAILED|can.t find file|Reversed|malformed/{print f; exit}
+                ' <<<"$log")
+            echo "$log" | grep -E 'FAILED|can.t find|Reversed|malformed' |
+                head -n 5 >&2
+            vp_die "patch $pf does not apply to ${file:-the base tree}" \
+                "(base: $(readlink -f "$base"))"
         fi
-        patch -d "$stage" -p1 -N -f -s --no-backup-if-mismatch < "$pf" > /dev/null
+        patch -d "$stage" -p1 -N -f -s --no-backup-if-mismatch < "$pf" \
+            > /dev/null
     done < "$series"
 fi
 

@@ -15,7 +15,8 @@ VP_TOOL=run-guest
 guest=$VP_BUILD/guest
 qemu=$VP_BUILD/qemu-system-riscv64
 machine=${VP_MACHINE:-virt-pcie}
-opensbi=${VP_OPENSBI:-$(ls -d "$guest"/opensbi-* | sort -V | tail -n 1 | sed 's/.*opensbi-//')}
+opensbi=${VP_OPENSBI:-$(ls -d "$guest"/opensbi-* | sort -V | tail -n 1 |
+    sed 's/.*opensbi-//')}
 fw=$guest/opensbi-$opensbi/fw_dynamic.bin
 for f in "$qemu" "$guest/Image" "$guest/initrd.cpio.gz" "$fw"; do
     [ -e "$f" ] || vp_die "$f is missing; run 'make build' first"

@@ -52,7 +52,8 @@ done
 for v in $(vp_release_versions); do
     rel=$(vp_release_qemu "$v") || exit 1
     [ -x "$rel" ] ||
-        vp_die "$rel (virt-pcie-$v, commit $(vp_release_commit "$v")) is missing; run 'make build' first"
+        vp_die "$rel (virt-pcie-$v, commit $(vp_release_commit "$v"))" \
+            "is missing; run 'make build' first"
     export "$(vp_release_var "$v")=$rel"
 done
 
@@ -63,7 +64,8 @@ run_qtests()
     rm -f "$json"
     # Build only what the suite needs, not every target of the tree.
     local goals
-    goals=$(cd "$fork" && pyvenv/bin/meson introspect --tests --targets 2>/dev/null |
+    goals=$(cd "$fork" &&
+        pyvenv/bin/meson introspect --tests --targets 2>/dev/null |
         /usr/bin/python3 -c '
 import json, os, sys
 info = json.load(sys.stdin)
@@ -78,7 +80,8 @@ print(" ".join(sorted(os.path.relpath(g) for g in goals)))
 ')
     if ! ninja -C "$fork" $goals > "$logdir/qtest-build.log" 2>&1; then
         tail -n 30 "$logdir/qtest-build.log"
-        record fail "qtest-riscv64" "building the qtests failed; see $logdir/qtest-build.log"
+        record fail "qtest-riscv64" \
+            "building the qtests failed; see $logdir/qtest-build.log"
         return
     fi
     (cd "$fork" && pyvenv/bin/meson test --no-rebuild --suite qtest-riscv64 \
@@ -86,7 +89,8 @@ print(" ".join(sorted(os.path.relpath(g) for g in goals)))
         > "$logdir/qtest.log" 2>&1
     if [ ! -s "$json" ]; then
         tail -n 30 "$logdir/qtest.log"
-        record fail "qtest-riscv64" "meson test did not run; see $logdir/qtest.log"
+        record fail "qtest-riscv64" \
+            "meson test did not run; see $logdir/qtest.log"
         return
     fi
     local name result
@@ -122,17 +126,21 @@ run_functional()
         base=$(basename "$t" .py)
         [[ "$base" == $only ]] || continue
         out=$logdir/$base.tap
-        timeout 900 "$fork/pyvenv/bin/python3" "$t" > "$out" 2> "$logdir/$base.log"
+        timeout 900 "$fork/pyvenv/bin/python3" "$t" > "$out" \
+            2> "$logdir/$base.log"
         rc=$?
         n=0
         while read -r line; do
             # "ok 3 - module.Class.test_name # SKIP why" -> "test_name"
-            name=$(sed -E 's/^(not )?ok [0-9]+ (- )?//; s/ *#.*//; s/.*\.//' <<<"$line")
+            name=$(sed -E 's/^(not )?ok [0-9]+ (- )?//; s/ *#.*//; s/.*\.//' \
+                <<<"$line")
             case "$line" in
                 "ok "*"# SKIP"*|"ok "*"# skip"*)
                     record fail "$base:$name" "skipped"; n=$((n + 1)) ;;
                 "ok "*) record ok "$base:$name"; n=$((n + 1)) ;;
-                "not ok "*) record fail "$base:$name" "see $logdir/$base.log"; n=$((n + 1)) ;;
+                "not ok "*)
+                    record fail "$base:$name" "see $logdir/$base.log"
+                    n=$((n + 1)) ;;
             esac
         done < "$out"
         check_ran "$base" "$n" "$rc" '^not ok' "$out"
@@ -154,7 +162,9 @@ run_scripts()
         while read -r line; do
             case "$line" in
                 "ok "*) record ok "$base:${line#ok }"; n=$((n + 1)) ;;
-                "FAIL "*) record fail "$base:${line#FAIL }" "see $logdir/$base.log"; n=$((n + 1)) ;;
+                "FAIL "*)
+                    record fail "$base:${line#FAIL }" "see $logdir/$base.log"
+                    n=$((n + 1)) ;;
             esac
         done < "$logdir/$base.log"
         check_ran "$base" "$n" "$rc" '^FAIL ' "$logdir/$base.log"
@@ -167,7 +177,8 @@ for g in $groups; do
         qtest) run_qtests ;;
         functional) run_functional ;;
         scripts) run_scripts ;;
-        *) vp_die "unknown test group '$g' in VP_TESTS (known: qtest functional scripts)" ;;
+        *) vp_die "unknown test group '$g' in VP_TESTS" \
+               "(known: qtest functional scripts)" ;;
     esac
 done
 

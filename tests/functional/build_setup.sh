@@ -80,28 +80,38 @@ EOT
 echo 0001-bad.patch > "$tmp/patches/series"
 mkdir -p "$tmp/out"
 echo keep > "$tmp/out/marker"
-expect patch-does-not-apply "patch .*0001-bad.patch does not apply to hw/riscv/virt.c" \
-    env VP_BASE="$tmp/newer" VP_PATCHES="$tmp/patches" "$tools/prepare-tree.sh" "$tmp/out"
+expect patch-does-not-apply \
+    "patch .*0001-bad.patch does not apply to hw/riscv/virt.c" \
+    env VP_BASE="$tmp/newer" VP_PATCHES="$tmp/patches" \
+        "$tools/prepare-tree.sh" "$tmp/out"
 [ "$(cat "$tmp/out/marker")" = keep ] && [ ! -e "$tmp/out/VERSION" ] &&
     echo "ok patch-failure-leaves-tree" ||
     { echo "FAIL patch-failure-leaves-tree"; status=1; }
 
 echo 0002-missing.patch > "$tmp/patches/series"
-expect series-names-missing-patch "names 0002-missing.patch, but .* does not exist" \
-    env VP_BASE="$tmp/newer" VP_PATCHES="$tmp/patches" "$tools/prepare-tree.sh" "$tmp/out"
+expect series-names-missing-patch \
+    "names 0002-missing.patch, but .* does not exist" \
+    env VP_BASE="$tmp/newer" VP_PATCHES="$tmp/patches" \
+        "$tools/prepare-tree.sh" "$tmp/out"
 
 # No network: apt is sent to a closed local port, and the cache is empty.
-printf 'Acquire::http::Proxy "http://127.0.0.1:9/";\nAcquire::Retries "0";\n' > "$tmp/apt.conf"
-expect no-network-qemu "could not fetch qemu 1:10\.2\.[0-9]+\+ds-[0-9]+ from the Debian archive" \
+printf '%s\n' 'Acquire::http::Proxy "http://127.0.0.1:9/";' \
+    'Acquire::Retries "0";' > "$tmp/apt.conf"
+expect no-network-qemu \
+    "could not fetch qemu 1:10\.2\.[0-9]+\+ds-[0-9]+ from the Debian archive" \
     env APT_CONFIG="$tmp/apt.conf" VP_CACHE="$tmp/cache" "$tools/fetch-qemu.sh"
-[ -z "$(ls "$tmp/cache/src" 2>/dev/null)" ] && echo "ok no-network-leaves-no-tree" ||
-    { echo "FAIL no-network-leaves-no-tree ($(ls "$tmp/cache/src"))"; status=1; }
+[ -z "$(ls "$tmp/cache/src" 2>/dev/null)" ] &&
+    echo "ok no-network-leaves-no-tree" ||
+    { echo "FAIL no-network-leaves-no-tree ($(ls "$tmp/cache/src"))"
+      status=1; }
 expect no-network-kit "cannot download opensbi" \
-    env APT_CONFIG="$tmp/apt.conf" VP_CACHE="$tmp/cache" "$tools/blobs.sh" "$tmp/nobuild"
+    env APT_CONFIG="$tmp/apt.conf" VP_CACHE="$tmp/cache" \
+        "$tools/blobs.sh" "$tmp/nobuild"
 
 # A fresh HOME has no ~/.cache: the setup step must create the cache.
 mkdir -p "$tmp/home"
-if out=$(env -u XDG_CACHE_HOME -u VP_CACHE HOME="$tmp/home" "$tools/deps.sh" 2>&1) &&
+if out=$(env -u XDG_CACHE_HOME -u VP_CACHE HOME="$tmp/home" \
+             "$tools/deps.sh" 2>&1) &&
    [ -d "$tmp/home/.cache/virt-pcie" ]; then
     echo "ok home-without-cache"
 else

@@ -39,12 +39,15 @@ ok() { echo "ok $1"; }
 fail() { echo "FAIL $1${2:+ ($2)}"; failed=1; }
 
 if ! command -v virt-qemu-run > /dev/null; then
-    fail libvirt-installed "virt-qemu-run not found: apt-get install libvirt-daemon-driver-qemu"
+    pkg=libvirt-daemon-driver-qemu
+    fail libvirt-installed "virt-qemu-run not found: apt-get install $pkg"
     exit 1
 fi
 
 # Which device is each ttyS, and which is the console
-cmd='for t in /sys/class/tty/ttyS?;do echo VP-TTY ${t##*/} $(readlink $t/device);done;echo VP-ACTIVE $(cat /sys/class/tty/console/active)'
+cmd='for t in /sys/class/tty/ttyS?;do '
+cmd+='echo VP-TTY ${t##*/} $(readlink $t/device);done;'
+cmd+='echo VP-ACTIVE $(cat /sys/class/tty/console/active)'
 
 truncate -s 16M "$tmp/disk.img"
 mkdir -p "$tmp/root/etc"
@@ -122,18 +125,21 @@ if has '^VP-TTY ttyS0 .*/0000:00:00\.1:0\.0$' &&
    has '^VP-ACTIVE ttyS0$'; then
     ok console-ttyS0-is-00:00.1
 else
-    fail console-ttyS0-is-00:00.1 "$(grep '^VP-TTY\|^VP-ACTIVE' <<< "$report" | tr '\n' ' ')"
+    fail console-ttyS0-is-00:00.1 \
+        "$(grep '^VP-TTY\|^VP-ACTIVE' <<< "$report" | tr '\n' ' ')"
 fi
 
 # The pci-serial target: bound by 8250_pci, behind libvirt's bridges
-line=$(grep '^pci [0-9a-f:.]* 1b36:0002 ' <<< "$report" | grep -v ' 0000:00:00\.1 ')
+line=$(grep '^pci [0-9a-f:.]* 1b36:0002 ' <<< "$report" |
+       grep -v ' 0000:00:00\.1 ')
 tty=$(grep '^VP-TTY ttyS1 ' <<< "$report")
 bdf=$(awk '{print $2}' <<< "$line")
 if [ -n "$bdf" ] && grep -q 'driver=serial' <<< "$line" &&
    grep -q "/$bdf:0\.0$" <<< "$tty"; then
     ok pci-serial-target-is-ttyS1
 else
-    fail pci-serial-target-is-ttyS1 "${line:-no second 1b36:0002}; ${tty:-no ttyS1}"
+    fail pci-serial-target-is-ttyS1 \
+        "${line:-no second 1b36:0002}; ${tty:-no ttyS1}"
 fi
 
 # virtio NIC (1041) and disk (1042) on MSI-X, balloon (1045) bound

@@ -103,7 +103,8 @@ class VirtPcieAbi(QemuSystemTest):
             self.fail(f'released version without golden ABI files: '
                       f'{", ".join(missing)} (newest: virt-pcie-'
                       f'{vname(self.versions[-1])}); generate them with the '
-                      f'build that released it, see tests/data/virt-pcie/README')
+                      f'build that released it, see '
+                      f'tests/data/virt-pcie/README')
 
 
 if __name__ == '__main__':

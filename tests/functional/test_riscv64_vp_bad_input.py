@@ -68,7 +68,8 @@ CASES = {
         r'Unable to find the RISC-V BIOS "/nonexistent/fw_dynamic\.bin"'),
     'missing_dtb': (
         ['-dtb', '/nonexistent/virt-pcie.dtb'],
-        r"Unable to get size of device tree file '/nonexistent/virt-pcie\.dtb'"),
+        r"Unable to get size of device tree file "
+        r"'/nonexistent/virt-pcie\.dtb'"),
     'dtb_not_a_dtb': (
         ['-dtb', '{notdtb}'],
         r"-dtb '[^']*/not-a-dtb\.bin' is not a flattened device "

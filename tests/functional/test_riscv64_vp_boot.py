@@ -39,7 +39,8 @@ MSI_CHIPS = ('PCI-MSI', 'PCI-MSIX', 'APLIC-MSI', 'IMSIC')
 # Guest commands. Linux passes at most 32 words after "--" to init, so
 # they are terse.
 # Which device each ttyS is, the active console, the NVMe size.
-TTY_CMD = ('for t in /sys/class/tty/ttyS*;do echo VP-TTY $t $(readlink $t/device);'
+TTY_CMD = ('for t in /sys/class/tty/ttyS*;do '
+           'echo VP-TTY $t $(readlink $t/device);'
            'done;echo VP-ACTIVE $(cat /sys/class/tty/console/active);'
            'echo VP-NVME-SIZE $(cat /sys/block/nvme0n1/size)')
 
@@ -158,7 +159,8 @@ class KitOnVirtPcie(KitTest):
 
     def console_order(self, console, opensbi):
         """Positions of the console milestones, which must be in order."""
-        banner = {'1.6': r'OpenSBI v1\.6\n', '1.5.1': r'OpenSBI v1\.5\n'}[opensbi]
+        banner = {'1.6': r'OpenSBI v1\.6\n',
+                  '1.5.1': r'OpenSBI v1\.5\n'}[opensbi]
         marks = [('OpenSBI banner', banner),
                  ('earlycon=sbi', r'earlycon: sbi0'),
                  ('kernel console on ttyS0', r'console \[ttyS0\] enabled'),
@@ -195,7 +197,8 @@ class KitOnVirtPcie(KitTest):
         run = self.finish(vm, self.read_boot(vm, 'VP-POWEROFF', 180))
         self.console_order(run.console, opensbi)
         self.check_ttys(run)
-        self.assertEqual(run.exitcode, 0, 'QEMU did not exit cleanly on poweroff')
+        self.assertEqual(run.exitcode, 0,
+                         'QEMU did not exit cleanly on poweroff')
 
     def test_console_opensbi_1_6(self):
         self.check_console('1.6')
@@ -252,15 +255,18 @@ class KitOnVirtPcie(KitTest):
         self.assertIn('VP-NVME-SIZE 131072', run.console)
         self.assertEqual(run.cmd_rc, 0)
         self.assertIn('VP-POWEROFF', run.console)
-        self.assertEqual(run.exitcode, 0, 'QEMU did not exit cleanly on poweroff')
+        self.assertEqual(run.exitcode, 0,
+                         'QEMU did not exit cleanly on poweroff')
 
     def test_reboot(self):
         vm = self.launch(cmd='true', append='vp.reboot=1', reboot=True)
-        first = self.read_boot(vm, 'VP-REPORT-END', 180, first='Linux version', wait=240)
+        first = self.read_boot(vm, 'VP-REPORT-END', 180,
+                               first='Linux version', wait=240)
         second = self.read_console(vm, 'VP-REPORT-END', 180)
         vm.shutdown()
         console = first + second
-        self.assertIsNotNone(GuestRun(first, None).report, 'first boot: no report')
+        self.assertIsNotNone(GuestRun(first, None).report,
+                             'first boot: no report')
         self.assertIn('VP-REBOOT', second, 'the first boot did not reboot')
         after = second[second.index('VP-REBOOT'):]
         self.assertIn('Linux version', after, 'no kernel after the reboot')
@@ -274,7 +280,8 @@ class KitOnVirtPcie(KitTest):
                           'power_controller_present=off',
                           '-netdev', 'user,id=hn0'],
                          cmd=HOTPLUG_CMD, smp='8,sockets=2')
-        first = self.read_boot(vm, 'VP-REPORT-END', 240, first='Linux version', wait=240)
+        first = self.read_boot(vm, 'VP-REPORT-END', 240,
+                               first='Linux version', wait=240)
         run0 = GuestRun(first, None)
         r = self.assert_report(run0)
         # 8 harts: the /proc/interrupts header of the report
@@ -307,7 +314,8 @@ class KitOnVirtPcie(KitTest):
                          if c.startswith('PCI-MSI') and '0000:01:00.0' in c],
                         'no MSI line of the hot-plugged function')
         self.assertEqual(run.cmd_rc, 0)
-        self.assertEqual(run.exitcode, 0, 'QEMU did not exit cleanly on poweroff')
+        self.assertEqual(run.exitcode, 0,
+                         'QEMU did not exit cleanly on poweroff')
 
 
 if __name__ == '__main__':

@@ -170,7 +170,8 @@ class CrossReleaseMigration(KitTest):
         # between the two consoles).
         seen = {**src_w, **self.console_writes(dst_text)}
         for i, s in seen.items():
-            self.assertEqual(s, log.get(i), f'console and log differ at block {i}')
+            self.assertEqual(s, log.get(i),
+                             f'console and log differ at block {i}')
         missing = sorted(set(range(last + 11)) - set(seen))
         self.assertIn(missing, ([], [last + 1]),
                       f'console lines lost: blocks {missing}')

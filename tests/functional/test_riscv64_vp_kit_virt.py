@@ -52,7 +52,8 @@ class KitOnVirt(KitTest):
         self.assertIn('131072', run.console)
         self.assertEqual(run.cmd_rc, 0)
         self.assertIn('VP-POWEROFF', run.console)
-        self.assertEqual(run.exitcode, 0, 'QEMU did not exit cleanly on poweroff')
+        self.assertEqual(run.exitcode, 0,
+                         'QEMU did not exit cleanly on poweroff')
 
     def test_boot_opensbi_1_5_1(self):
         run = self.boot_kit('virt,aia=aplic-imsic', self.devices(),
@@ -63,7 +64,8 @@ class KitOnVirt(KitTest):
         self.assert_bound_msix(run.report, NVME, 'nvme')
         self.assertIn('ttyS0', run.report.ttys)
         self.assertEqual(run.cmd_rc, 0)
-        self.assertEqual(run.exitcode, 0, 'QEMU did not exit cleanly on poweroff')
+        self.assertEqual(run.exitcode, 0,
+                         'QEMU did not exit cleanly on poweroff')
 
 
 if __name__ == '__main__':

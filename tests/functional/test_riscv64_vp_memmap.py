@@ -46,7 +46,8 @@ def parse_number(text):
     text = text.strip()
     if text.startswith('``'):
         return None     # ``-m``: the RAM size of the command line
-    return int(text.replace('_', ''), 16 if text.lower().startswith('0x') else 10)
+    return int(text.replace('_', ''),
+               16 if text.lower().startswith('0x') else 10)
 
 
 class Row:
@@ -82,7 +83,8 @@ def parse_spec(text):
     for item in re.split(r'^\s*\* - ', body, flags=re.M)[1:]:
         cells = [c.strip() for c in re.split(r'^\s*- ', item, flags=re.M)]
         cells = [' '.join(c.split()) for c in cells]
-        assert len(cells) == 4, f'memory-map row with {len(cells)} cells: {cells}'
+        assert len(cells) == 4, \
+            f'memory-map row with {len(cells)} cells: {cells}'
         rows.append(cells)
     header = rows.pop(0)
     assert header == ['Region', 'Base', 'Size', 'Contents'], header
@@ -103,7 +105,8 @@ def parse_mtree(text):
     for line in lines[start + 2:]:
         if not line.strip():
             break
-        m = re.match(r"^    ([0-9a-f]+)-([0-9a-f]+) \(prio -?\d+, ([^)]+)\): (.*)$",
+        m = re.match(r"^    ([0-9a-f]+)-([0-9a-f]+) "
+                     r"\(prio -?\d+, ([^)]+)\): (.*)$",
                      line)
         if m:       # deeper lines have more indentation and do not match
             regions.append((int(m.group(1), 16), int(m.group(2), 16) + 1,
@@ -229,23 +232,28 @@ class VirtPcieMemoryMap(QemuSystemTest):
             got = inside[row.name]
             starts = {s for s, _, _ in got}
             self.assertIn(row.base, starts,
-                          f'nothing mapped at the base of spec row {row} {what}')
+                          f'nothing mapped at the base of spec row {row} '
+                          f'{what}')
             if row.per_socket:
                 stride = row.size // self.max_sockets
                 for s in range(self.max_sockets):
                     base, _ = self.socket_block(row, s)
                     mapped = any(base <= a < base + stride for a, _, _ in got)
                     self.assertEqual(mapped, s < sockets,
-                                     f'{row.name}: socket {s} block at {base:#x} '
-                                     f'{"not " if s < sockets else ""}mapped {what}')
+                                     f'{row.name}: socket {s} block at '
+                                     f'{base:#x} '
+                                     f'{"not " if s < sockets else ""}'
+                                     f'mapped {what}')
                     if s < sockets:
                         self.assertIn(base, starts, f'{row.name}: socket {s} '
-                                      f'block does not start at {base:#x} {what}')
+                                      f'block does not start at {base:#x} '
+                                      f'{what}')
             elif row.name in FULL_ROWS:
                 covered = sorted((a, b) for a, b, _ in got)
                 pos = row.base
                 for a, b in covered:
-                    self.assertLessEqual(a, pos, f'{row.name}: hole at {pos:#x} {what}')
+                    self.assertLessEqual(a, pos,
+                                         f'{row.name}: hole at {pos:#x} {what}')
                     pos = max(pos, b)
                 self.assertEqual(pos, row.end(ram),
                                  f'{row.name}: mapped up to {pos:#x}, the spec '
@@ -309,10 +317,12 @@ class VirtPcieMemoryMap(QemuSystemTest):
 
         soc = [n for n in root.children if n.path == '/soc']
         self.assertEqual(len(soc), 1, 'no /soc node')
-        flash = [n for n in root.walk() if 'cfi-flash' in n.strings('compatible')]
+        flash = [n for n in root.walk()
+                 if 'cfi-flash' in n.strings('compatible')]
         self.assertEqual(len(flash), 1, 'no cfi-flash node')
         banks = split_cells(flash[0].cells('reg'), (2, 2))
-        self.assertEqual(banks[0][0], self.rows['flash'].base, f'flash base {what}')
+        self.assertEqual(banks[0][0], self.rows['flash'].base,
+                         f'flash base {what}')
         self.assertEqual(sum(s for _, s in banks), self.rows['flash'].size,
                          f'flash size {what}')
         for a, s in banks:
@@ -338,7 +348,8 @@ class VirtPcieMemoryMap(QemuSystemTest):
             elif 'riscv,aclint-mtimer' in compat:
                 name = 'mtimer'
             elif 'riscv,aplic' in compat:
-                name = 'aplic-m' if 'riscv,children' in node.props else 'aplic-s'
+                name = ('aplic-m' if 'riscv,children' in node.props
+                        else 'aplic-s')
             elif 'riscv,imsics' in compat:
                 # M-level external interrupt (11) or S-level (9)
                 irq = node.cells('interrupts-extended')[1]
@@ -348,7 +359,8 @@ class VirtPcieMemoryMap(QemuSystemTest):
                 self.check_pci(node, reg, ram, what)
                 continue
             else:
-                self.fail(f'{node.path} ({compat}) has no row in the spec table')
+                self.fail(f'{node.path} ({compat}) has no row in the spec '
+                          f'table')
             if name == 'mtimer':
                 # mtime and mtimecmp of one socket: one block
                 lo = min(a for a, _ in reg)
@@ -376,8 +388,10 @@ class VirtPcieMemoryMap(QemuSystemTest):
         ranges = split_cells(node.cells('ranges'), (1, 2, 2, 2))
         # I/O (space 1) at bus 0, 32-bit memory (2), 64-bit memory (3)
         want = [(0x01000000, 0, self.rows['pcie-pio']),
-                (0x02000000, self.rows['pcie-mmio'].base, self.rows['pcie-mmio']),
-                (0x03000000, self.rows['pcie-mmio64'].base, self.rows['pcie-mmio64'])]
+                (0x02000000, self.rows['pcie-mmio'].base,
+                 self.rows['pcie-mmio']),
+                (0x03000000, self.rows['pcie-mmio64'].base,
+                 self.rows['pcie-mmio64'])]
         self.assertEqual(len(ranges), len(want), f'{node.path} ranges {what}')
         for (hi, bus, cpu, size), (whi, wbus, row) in zip(ranges, want):
             self.assertEqual(hi & 0x03000000, whi, f'{node.path} ranges order')
@@ -394,7 +408,8 @@ class VirtPcieMemoryMap(QemuSystemTest):
         ram_max = 1022 << 30
         prev_end = 0
         for r in self.table:
-            self.assertGreaterEqual(r.base, prev_end, f'{r} overlaps its predecessor')
+            self.assertGreaterEqual(r.base, prev_end,
+                                    f'{r} overlaps its predecessor')
             prev_end = r.end(ram_max)
             if r.per_socket:
                 self.assertEqual(r.size % self.max_sockets, 0, str(r))

@@ -44,17 +44,24 @@ numa4_mem="-m 2G"
 numa4_dist=""
 for n in 0 1 2 3; do
     numa4_mem="$numa4_mem -object memory-backend-ram,id=ram$n,size=512M"
-    numa4_mem="$numa4_mem -numa node,nodeid=$n,cpus=$((n * 4))-$((n * 4 + 3)),memdev=ram$n"
+    numa4_mem="$numa4_mem -numa node,nodeid=$n"
+    numa4_mem="$numa4_mem,cpus=$((n * 4))-$((n * 4 + 3)),memdev=ram$n"
 done
 numa4_plain="-m 1G"
 for n in 0 1 2 3; do
-    numa4_plain="$numa4_plain -numa node,nodeid=$n,cpus=$((n * 4))-$((n * 4 + 3)),mem=256M"
+    numa4_plain="$numa4_plain -numa node,nodeid=$n"
+    numa4_plain="$numa4_plain,cpus=$((n * 4))-$((n * 4 + 3)),mem=256M"
 done
 for pair in 0,1 0,2 0,3 1,2 1,3 2,3; do
-    numa4_dist="$numa4_dist -numa dist,src=${pair%,*},dst=${pair#*,},val=$((20 + ${pair#*,}))"
+    numa4_dist="$numa4_dist -numa dist,src=${pair%,*},dst=${pair#*,}"
+    numa4_dist="$numa4_dist,val=$((20 + ${pair#*,}))"
 done
 pflash="-drive if=pflash,unit=0,format=raw,file=$work/flash0.img"
 pflash="$pflash -drive if=pflash,unit=1,format=raw,file=$work/flash1.img"
+# 16 harts in 4 sockets, 512M of RAM each
+numa4="-smp 16,sockets=4 $numa4_mem"
+pci_devices="-device virtio-iommu-pci -device virtio-rng-pci"
+pci_devices="$pci_devices -device virtio-rng-device"
 
 # name|machine options|other options (-bios none unless they name a -bios)
 configs=(
@@ -66,12 +73,12 @@ configs=(
     "imsic-guests7|virt,aia=aplic-imsic,aia-guests=7|-smp 8"
     "smp1|virt|-smp 1"
     "smp8|virt|-smp 8"
-    "numa4|virt|-smp 16,sockets=4 $numa4_mem"
+    "numa4|virt|$numa4"
     "numa4-plain|virt|-smp 16,sockets=4 $numa4_plain"
-    "numa4-aplic|virt,aia=aplic|-smp 16,sockets=4 $numa4_mem"
-    "numa4-imsic-g7-dist|virt,aia=aplic-imsic,aia-guests=7|-smp 16,sockets=4 $numa4_mem $numa4_dist"
-    "numa4-aclint|virt,aclint=on|-smp 16,sockets=4 $numa4_mem"
-    "numa4-aclint-imsic|virt,aclint=on,aia=aplic-imsic|-smp 16,sockets=4 $numa4_mem"
+    "numa4-aplic|virt,aia=aplic|$numa4"
+    "numa4-imsic-g7-dist|virt,aia=aplic-imsic,aia-guests=7|$numa4 $numa4_dist"
+    "numa4-aclint|virt,aclint=on|$numa4"
+    "numa4-aclint-imsic|virt,aclint=on,aia=aplic-imsic|$numa4"
     "aclint|virt,aclint=on|-smp 4"
     "aclint-aplic|virt,aclint=on,aia=aplic|-smp 4"
     "acpi-off|virt,acpi=off|"
@@ -83,18 +90,20 @@ configs=(
     "mem-16G-imsic|virt,aia=aplic-imsic|-m 16G -smp 4"
     "pflash|virt|$pflash"
     "pflash-imsic|virt,aia=aplic-imsic|$pflash -smp 4"
-    "pci-devices|virt,aia=aplic-imsic|-device virtio-iommu-pci -device virtio-rng-pci -device virtio-rng-device"
+    "pci-devices|virt,aia=aplic-imsic|$pci_devices"
     "riscv-iommu-pci|virt|-device riscv-iommu-pci -device virtio-rng-pci"
 )
 fw=$kit/opensbi-1.6/fw_dynamic.bin
 if [ -r "$fw" ] && [ -r "$kit/Image" ] && [ -r "$kit/initrd.cpio.gz" ]; then
+    kernel="-kernel $kit/Image -initrd $kit/initrd.cpio.gz"
     configs+=(
         "fw-pflash|virt|-bios $fw $pflash"
-        "fw-kernel|virt|-bios $fw -kernel $kit/Image -initrd $kit/initrd.cpio.gz -append console=ttyS0"
-        "fw-kernel-numa4-imsic|virt,aia=aplic-imsic|-bios $fw -smp 16,sockets=4 $numa4_mem -kernel $kit/Image -initrd $kit/initrd.cpio.gz"
+        "fw-kernel|virt|-bios $fw $kernel -append console=ttyS0"
+        "fw-kernel-numa4-imsic|virt,aia=aplic-imsic|-bios $fw $numa4 $kernel"
     )
 else
-    echo "note: no guest kit in $kit, firmware and kernel configurations skipped"
+    echo "note: no guest kit in $kit," \
+        "firmware and kernel configurations skipped"
 fi
 
 # run SIDE NAME MACHINE OPTIONS: dtb and monitor output of one binary

@@ -19,7 +19,8 @@ from qemu_test import QemuSystemTest
 WRITE_DISK = ('dd if=/dev/urandom of=/dev/vda bs=1024 count=512 2>/dev/null; '
               'sync; echo 3 > /proc/sys/vm/drop_caches; '
               'echo VP-SUM $(md5sum /dev/vda)')
-DISK_STATE = ('echo 3 > /proc/sys/vm/drop_caches; echo VP-SUM $(md5sum /dev/vda); '
+DISK_STATE = ('echo 3 > /proc/sys/vm/drop_caches; '
+              'echo VP-SUM $(md5sum /dev/vda); '
               'echo VP-UP $(cut -d. -f1 /proc/uptime); echo VP-RTC $(date +%s)')
 
 
@@ -85,7 +86,8 @@ class KitTest(QemuSystemTest):
     def kit(self, *parts):
         """A file of the guest kit; the test fails, naming it, if missing."""
         root = os.environ.get('VP_GUEST')
-        self.assertIsNotNone(root, 'VP_GUEST (the guest kit directory) is not set')
+        self.assertIsNotNone(root,
+                             'VP_GUEST (the guest kit directory) is not set')
         path = os.path.join(root, *parts)
         self.assertTrue(os.path.exists(path),
                         f'guest kit asset {path} is missing (run make kit)')
@@ -178,7 +180,8 @@ class KitTest(QemuSystemTest):
 
     def write_disk(self, vm):
         """Fill /dev/vda's first 512 KiB with random data; the disk's md5."""
-        return re.findall(r'^VP-SUM (\w+)', self.shell(vm, WRITE_DISK), re.M)[-1]
+        return re.findall(r'^VP-SUM (\w+)', self.shell(vm, WRITE_DISK),
+                          re.M)[-1]
 
     def state(self, vm):
         """(md5 of /dev/vda read from the device, uptime s, RTC s)."""
