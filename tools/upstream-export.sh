@@ -14,7 +14,9 @@ set -euo pipefail
 VP_TOOL=upstream-export
 . "$(dirname "$0")/lib.sh"
 
-[ $# -eq 1 ] || vp_die "usage: $0 OUT (a directory for the mails, e.g. build/upstream-series)"
+[ $# -eq 1 ] ||
+    vp_die "usage: $0 OUT" \
+        "(a directory for the mails, e.g. build/upstream-series)"
 out=$(realpath -m "$1")
 patchdir=${VP_PATCHES:-$VP_TOP/patches}
 map=$patchdir/overlay.map
@@ -23,26 +25,32 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 repo=$tmp/pq
 
-"$VP_TOP/tools/pq.sh" import "$repo" > /dev/null
+# Only the files the queue touches are checked out: the replay needs none.
+VP_PQ_SPARSE=1 "$VP_TOP/tools/pq.sh" import "$repo" > /dev/null
 overlay=$(vp_pq_overlay "$repo")
 vp_pq_lint "$repo" "pq-base..$overlay^"
 
 # The overlay must only add files.
-vp_git -C "$repo" diff --no-renames --name-status "$overlay^" "$overlay" > "$tmp/overlay"
+vp_git -C "$repo" diff --no-renames --name-status "$overlay^" "$overlay" \
+    > "$tmp/overlay"
 awk '$1 != "A" { print $2 }' "$tmp/overlay" > "$tmp/replaced"
 [ ! -s "$tmp/replaced" ] ||
-    vp_die "overlay files that replace files of the base or of a patch: $(tr '\n' ' ' < "$tmp/replaced")"
+    vp_die "overlay files that replace files of the base or of a patch:" \
+        "$(tr '\n' ' ' < "$tmp/replaced")"
 cut -f2 "$tmp/overlay" | sort > "$tmp/files"
 
 # The map as "path<TAB>subject", and the patches as "commit<TAB>subject".
 awk '/^[[:space:]]*(#|$)/ { next }
-     { p = $1; sub(/^[[:space:]]*[^[:space:]]+[[:space:]]+/, ""); print p "\t" $0 }' \
+     { p = $1; sub(/^[[:space:]]*[^[:space:]]+[[:space:]]+/, "")
+       print p "\t" $0 }' \
     "$map" > "$tmp/map"
-vp_git -C "$repo" log --reverse --format='%H%x09%s' "pq-base..$overlay^" > "$tmp/patches"
+vp_git -C "$repo" log --reverse --format='%H%x09%s' "pq-base..$overlay^" \
+    > "$tmp/patches"
 
 err=
 while IFS=$'\t' read -r path subj; do
-    grep -qxF "$path" "$tmp/files" || err+="$map: $path is not a new file of the overlay"$'\n'
+    grep -qxF "$path" "$tmp/files" ||
+        err+="$map: $path is not a new file of the overlay"$'\n'
     cut -f2 "$tmp/patches" | grep -qxF "$subj" ||
         err+="$map: $path: no patch has the subject \"$subj\""$'\n'
 done < "$tmp/map"
@@ -57,21 +65,31 @@ done < "$tmp/unplaced"
 [ -z "$err" ] || { printf '%s' "$err" >&2; vp_die "fix $map"; }
 
 # Replay: each patch's tree plus the files placed up to it, with the
-# patch's author, date and message.
+# patch's author, date and message. The index goes from one patch's tree
+# to the next by their difference (reading the whole tree is slow).
 export GIT_INDEX_FILE=$tmp/index
 : > "$tmp/placed"
 head=$(vp_git -C "$repo" rev-parse pq-base)
+prev=$head
+vp_git -C "$repo" read-tree "$head"
 while IFS=$'\t' read -r commit subj; do
-    awk -F'\t' -v s="$subj" '$2 == s { print $1 }' "$tmp/map" | while read -r path; do
-        vp_git -C "$repo" ls-tree "$overlay" -- "$path"
-    done >> "$tmp/placed"
-    vp_git -C "$repo" read-tree "$commit"
+    awk -F'\t' -v s="$subj" '$2 == s { print $1 }' "$tmp/map" |
+        while read -r path; do
+            vp_git -C "$repo" ls-tree "$overlay" -- "$path"
+        done >> "$tmp/placed"
+    # ":old-mode new-mode old-id new-id status<TAB>path" to "mode id<TAB>path"
+    # (mode 0 removes the path).
+    vp_git -C "$repo" diff-tree -r --no-renames "$prev" "$commit" |
+        awk '{ p = $0; sub(/^[^\t]*\t/, "", p); print $2, $4 "\t" p }' |
+        vp_git -C "$repo" update-index --index-info
+    prev=$commit
     vp_git -C "$repo" update-index --index-info < "$tmp/placed"
     tree=$(vp_git -C "$repo" write-tree)
     head=$(vp_git -C "$repo" show -s --format=%B "$commit" |
         GIT_AUTHOR_NAME=$(vp_git -C "$repo" show -s --format=%an "$commit") \
         GIT_AUTHOR_EMAIL=$(vp_git -C "$repo" show -s --format=%ae "$commit") \
-        GIT_AUTHOR_DATE=$(vp_git -C "$repo" show -s --format=%ad --date=raw "$commit") \
+        GIT_AUTHOR_DATE=$(vp_git -C "$repo" show -s --format=%ad \
+            --date=raw "$commit") \
         vp_git -C "$repo" commit-tree "$tree" -p "$head" -F -)
 done < "$tmp/patches"
 [ "$(vp_git -C "$repo" rev-parse "$head^{tree}")" = \
@@ -85,14 +103,18 @@ vp_git -C "$repo" format-patch -q --cover-letter --numbered --zero-commit \
 
 # The cover letter: the README's opening paragraph, and the base.
 cover=$(ls "$out"/0000-*.patch)
-awk 'NR > 1 && /^$/ && n { exit } NR > 1 && !/^$/ { n++; print }' "$VP_TOP/README.md" \
-    > "$tmp/blurb"
+awk 'NR > 1 && /^$/ && n { exit } NR > 1 && !/^$/ { n++; print }' \
+    "$VP_TOP/README.md" > "$tmp/blurb"
 based=$(vp_git -C "$repo" show -s --format=%s pq-base)
 printf '\nBased on %s.\n' "${based#base: }" >> "$tmp/blurb"
 awk -v blurb="$tmp/blurb" '
     /\*\*\* SUBJECT HERE \*\*\*/ { sub(/\*\*\* SUBJECT HERE \*\*\*/,
         "hw/riscv: the virt-pcie machine, PCIe-only and MSI-only") }
-    /^\*\*\* BLURB HERE \*\*\*$/ { while ((getline l < blurb) > 0) print l; next }
+    /^\*\*\* BLURB HERE \*\*\*$/ {
+        while ((getline l < blurb) > 0) print l
+        next
+    }
     { print }' "$cover" > "$tmp/cover"
 mv "$tmp/cover" "$cover"
-vp_say "wrote $(ls "$out"/*.patch | wc -l) mails to $out (cover letter and $(wc -l < "$tmp/patches") patches)"
+vp_say "wrote $(ls "$out"/*.patch | wc -l) mails to $out" \
+    "(cover letter and $(wc -l < "$tmp/patches") patches)"

@@ -58,7 +58,11 @@ fi
 
 # (b) the upstream series, applied by git am to a copy of the base, is the
 # fork's tree as tools/prepare-tree.sh makes it (made afresh here: the
-# tests leave __pycache__ in build/fork-src).
+# tests leave __pycache__ in build/fork-src). The copy is the base's commit
+# (tools/pq.sh base; the objects are the cached ones) with only the files
+# the mails touch checked out; the trees are compared as git trees (paths,
+# contents, executable bits, symbolic links): the fork's is hashed into the
+# same repository, where only its new files are stored.
 mails=$tmp/series
 if out=$("$tools/upstream-export.sh" "$mails" 2>&1); then
     ok upstream-export
@@ -67,29 +71,31 @@ else
     head -n 40 <<<"$out" >&2
 fi
 up=$tmp/up
-rsync -a "$base/" "$up/"
-export GIT_DIR=$tmp/up.git GIT_WORK_TREE=$up
+set -- "$mails"/[0-9][0-9][0-9][0-9]-*.patch
+shift # the cover letter
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t.invalid
 export GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t.invalid
-git init -q && git config gc.auto 0 && git add -A -f && git commit -q -m base
-set -- "$mails"/[0-9][0-9][0-9][0-9]-*.patch
-shift # the cover letter
-if [ $# -gt 0 ] && out=$(git am -q "$@" 2>&1); then
+if [ $# -gt 0 ] && out=$("$tools/pq.sh" base "$up" "$@" 2>&1) &&
+   out=$(git -C "$up" -c gc.auto=0 am -q "$@" 2>&1); then
     ok upstream-series-applies
 else
     fail upstream-series-applies "${out:-no mails}"
 fi
-unset GIT_DIR GIT_WORK_TREE
 "$tools/prepare-tree.sh" "$tmp/fork-src" >/dev/null
-if diff -r --no-dereference "$up" "$tmp/fork-src" >&2 &&
-   diff <(cd "$up" && find . -printf '%m %y %p\n' | sort) \
-        <(cd "$tmp/fork-src" && find . -printf '%m %y %p\n' | sort) >&2; then
+am_tree=$(git -C "$up" rev-parse -q --verify 'HEAD^{tree}')
+fork_tree=$(export GIT_DIR=$up/.git GIT_WORK_TREE=$tmp/fork-src
+            export GIT_INDEX_FILE=$tmp/fork.index
+            git -c gc.auto=0 -c core.sparseCheckout=false add -A -f &&
+            git write-tree)
+if [ -n "$am_tree" ] && [ "$am_tree" = "$fork_tree" ]; then
     ok upstream-series-is-fork-tree
 else
+    [ -z "$am_tree" ] || [ -z "$fork_tree" ] ||
+        git -C "$up" diff --stat=200 "$am_tree" "$fork_tree" >&2
     fail upstream-series-is-fork-tree "differences above"
 fi
-rm -rf "$up" "$tmp/up.git" "$tmp/fork-src" "$tmp/fork-src.stage"
+rm -rf "$up" "$tmp/fork-src" "$tmp/fork-src.stage" "$tmp/fork.index"
 
 # (c) every mail but the cover letter passes checkpatch.pl, with no warning.
 for m in "$mails"/[0-9][0-9][0-9][0-9]-*.patch; do
@@ -133,7 +139,12 @@ diff --git a/hw/riscv/virt.c b/hw/riscv/virt.c
 EOT
     echo "$1" > "$tmp/q/series"
 }
-q() { env VP_BASE="$fake" VP_PATCHES="$tmp/q" "$tools/pq.sh" "$@"; }
+# The fake base's repository goes to a cache of its own.
+q()
+{
+    env VP_BASE="$fake" VP_PATCHES="$tmp/q" VP_CACHE="$tmp/cache" \
+        "$tools/pq.sh" "$@"
+}
 
 sob="Signed-off-by: A U Thor <author@example.com>"
 mail 0001-bad.patch "hw/riscv: bad" "$sob" "line 2" "line deux"
