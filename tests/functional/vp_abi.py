@@ -8,7 +8,7 @@
 #   pci.txt       query-pci (addresses, IDs, class, interrupt pin, BARs) and
 #                 the 4 KiB config space of every function, read through ECAM
 #                 from the paused machine;
-#   vmstate.json  the structure of the migration stream (sections, versions,
+#   vmstate.txt   the structure of the migration stream (sections, versions,
 #                 fields, sizes, subsections) as analyze-migration.py -d desc
 #                 describes it; never RAM or register contents.
 #
@@ -32,7 +32,15 @@ import sys
 import tempfile
 import time
 
-FILES = ('dt.dts', 'pci.txt', 'vmstate.json')
+FILES = ('dt.dts', 'pci.txt', 'vmstate.txt')
+
+# The first line of each file (QEMU's checkpatch wants every new file to
+# carry its license); vmstate.txt is JSON after that line.
+HEADERS = {
+    'dt.dts': '/* SPDX-License-Identifier: GPL-2.0-or-later */',
+    'pci.txt': '# SPDX-License-Identifier: GPL-2.0-or-later',
+    'vmstate.txt': '# SPDX-License-Identifier: GPL-2.0-or-later',
+}
 
 # Every run: no firmware (its presence depends on the host), no display, the
 # console's chardev and the monitor going nowhere, and no default network
@@ -302,7 +310,7 @@ def dump(qemu, src, machine, config, outdir, new_vm=None):
             vm.shutdown()
     for name, text in zip(FILES, (dts, pci, vmstate)):
         with open(os.path.join(outdir, name), 'w', encoding='utf-8') as f:
-            f.write(text)
+            f.write(HEADERS[name] + '\n' + text)
 
 
 # The line that names what a diff hunk is in, as diff -F shows it: the
@@ -310,7 +318,7 @@ def dump(qemu, src, machine, config, outdir, new_vm=None):
 HUNK_CONTEXT = {
     'dt.dts': re.compile(r'^\t*\S+ \{$'),
     'pci.txt': re.compile(r'^[0-9a-f]{2}:[0-9a-f]{2}\.[0-7] '),
-    'vmstate.json': re.compile(r'^      "name": '),
+    'vmstate.txt': re.compile(r'^      "name": '),
 }
 
 
