@@ -18,6 +18,10 @@ fork=$VP_BUILD/fork
 src=$VP_BUILD/fork-src
 groups=${VP_TESTS:-qtest functional scripts}
 only=${VP_ONLY:-*}
+# A file name with its .py or .sh picks the same test as without.
+only=${only%.py}
+only=${only%.sh}
+matched=0
 logdir=$VP_BUILD/test-logs
 mkdir -p "$logdir"
 
@@ -125,6 +129,7 @@ run_functional()
         [ -e "$t" ] || continue
         base=$(basename "$t" .py)
         [[ "$base" == $only ]] || continue
+        matched=$((matched + 1))
         out=$logdir/$base.tap
         timeout 900 "$fork/pyvenv/bin/python3" "$t" > "$out" \
             2> "$logdir/$base.log"
@@ -155,6 +160,7 @@ run_scripts()
         [ -e "$t" ] || continue
         base=$(basename "$t" .sh)
         [[ "$base" == $only ]] || continue
+        matched=$((matched + 1))
         timeout 900 bash "$t" "$QEMU_TEST_QEMU_BINARY" "$VP_UPSTREAM_QEMU" \
             > "$logdir/$base.log" 2>&1
         rc=$?
@@ -181,6 +187,17 @@ for g in $groups; do
                "(known: qtest functional scripts)" ;;
     esac
 done
+
+# VP_ONLY that picks no test file is a mistake: say so, and what there is.
+if [ -n "${VP_ONLY:-}" ] && [ "$matched" = 0 ] &&
+   [[ " $groups " == *" functional "* || " $groups " == *" scripts "* ]]; then
+    echo "VP_ONLY='$VP_ONLY' matches no test file. The test files are:"
+    for t in "$src"/tests/functional/test_riscv64_vp_*.py \
+             "$src"/tests/functional/*.sh; do
+        [ -e "$t" ] && echo "    $(basename "$t")"
+    done
+    record fail "VP_ONLY" "'$VP_ONLY' matches no test file"
+fi
 
 echo
 if [ "$failed" -gt 0 ]; then
