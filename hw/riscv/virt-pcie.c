@@ -268,7 +268,7 @@ static void virt_pcie_create_socket(RISCVVirtPcieState *s, int socket)
  * Function 1 of the host bridge's slot leaves every slot free for
  * -device and for management software (libvirt never assigns slot 0).
  */
-static void virt_pcie_create_console(RISCVVirtPcieState *s, PCIBus *bus)
+static void virt_pcie_create_console(PCIBus *bus)
 {
     PCIDevice *dev = pci_new(VIRT_PCIE_CONSOLE_DEVFN, "pci-serial");
 
@@ -278,7 +278,6 @@ static void virt_pcie_create_console(RISCVVirtPcieState *s, PCIBus *bus)
     /* BAR0 fixed at I/O VIRT_PCIE_CONSOLE_IO_BASE by Enhanced Allocation */
     qdev_prop_set_uint32(DEVICE(dev), "ea-io-base", VIRT_PCIE_CONSOLE_IO_BASE);
     pci_realize_and_unref(dev, bus, &error_fatal);
-    s->console = DEVICE(dev);
 }
 
 static RiscvMhBoot virt_pcie_boot(RISCVVirtPcieState *s)
@@ -336,7 +335,7 @@ static void virt_pcie_machine_init(MachineState *ms)
                        &memmap[VIRT_PCIE_FLASH], sysmem);
 
     gpex = riscv_mh_gpex_create(&host, s->aplic[0]);
-    virt_pcie_create_console(s, PCI_HOST_BRIDGE(gpex)->bus);
+    virt_pcie_create_console(PCI_HOST_BRIDGE(gpex)->bus);
 
     s->machine_done.notify = virt_pcie_machine_done;
     qemu_add_machine_init_done_notifier(&s->machine_done);

@@ -68,7 +68,6 @@ struct RISCVVirtPcieState {
     RISCVHartArrayState soc[VIRT_PCIE_SOCKETS_MAX];
     DeviceState *aplic[VIRT_PCIE_SOCKETS_MAX];
     PFlashCFI01 *flash[VIRT_PCIE_FLASH_BANKS];
-    DeviceState *console;
     uint32_t aia_guests;
     int fdt_size;
 };
