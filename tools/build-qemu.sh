@@ -44,7 +44,8 @@ fi
 
 vp_say "building $bld/qemu-system-riscv64"
 if ! ninja -C "$bld" qemu-system-riscv64 > "$bld/ninja.log" 2>&1; then
-    grep -E 'error|FAILED' "$bld/ninja.log" | head -n 30 >&2
+    # (|| true: head closing the pipe early must not hide the message)
+    grep -E 'error:|FAILED:' "$bld/ninja.log" | head -n 30 >&2 || true
     vp_die "build failed in $bld (full log: $bld/ninja.log)"
 fi
 grep -E 'warning:' "$bld/ninja.log" >&2 || true

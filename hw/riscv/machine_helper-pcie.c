@@ -175,3 +175,51 @@ void riscv_mh_fdt_pcie_intx(MachineState *ms, const RiscvMhPcie *d,
     qemu_fdt_setprop_cells(ms->fdt, path, "interrupt-map-mask",
                            PCI_DEVFN(3, 0) << 8, 0, 0, 0x7);
 }
+
+char *riscv_mh_fdt_pci_function(MachineState *ms, const RiscvMhPcie *d,
+                                const char *name, const char *compat,
+                                size_t compat_len, uint16_t bdf)
+{
+    g_autofree char *host = riscv_mh_pcie_path(d);
+    char *path;
+    int devfn = bdf & 0xff;
+
+    /* "slot" or "slot,function", as the PCI bus binding spells it */
+    if (PCI_FUNC(devfn)) {
+        path = g_strdup_printf("%s/%s@%x,%x", host, name, PCI_SLOT(devfn),
+                               PCI_FUNC(devfn));
+    } else {
+        path = g_strdup_printf("%s/%s@%x", host, name, PCI_SLOT(devfn));
+    }
+    qemu_fdt_add_subnode(ms->fdt, path);
+    qemu_fdt_setprop(ms->fdt, path, "compatible", compat, compat_len);
+    /* Configuration space address of the function, size 0 */
+    qemu_fdt_setprop_cells(ms->fdt, path, "reg", bdf << 8, 0, 0, 0, 0);
+    return path;
+}
+
+void riscv_mh_fdt_pcie_iommu_map(MachineState *ms, const RiscvMhPcie *d,
+                                 uint32_t iommu, uint16_t own_rid)
+{
+    g_autofree char *host = riscv_mh_pcie_path(d);
+    /* <rid-base iommu iommu-base length>: all but the IOMMU's own RID */
+    uint32_t map[8];
+    int n = 0;
+
+    if (own_rid > 0) {
+        map[n++] = 0;
+        map[n++] = iommu;
+        map[n++] = 0;
+        map[n++] = own_rid;
+    }
+    if (own_rid < 0xffff) {
+        map[n++] = own_rid + 1;
+        map[n++] = iommu;
+        map[n++] = own_rid + 1;
+        map[n++] = 0xffff - own_rid;
+    }
+    for (int i = 0; i < n; i++) {
+        map[i] = cpu_to_be32(map[i]);
+    }
+    qemu_fdt_setprop(ms->fdt, host, "iommu-map", map, n * sizeof(map[0]));
+}

@@ -245,10 +245,9 @@ RiscvMhHarts riscv_mh_socket_harts(const RISCVHartArrayState *soc,
     };
 }
 
-void riscv_mh_fdt_cpus(MachineState *ms, RISCVHartArrayState *soc)
+void riscv_mh_fdt_cpus(MachineState *ms, RISCVHartArrayState *soc,
+                       uint32_t timebase)
 {
-    uint32_t timebase = RISCV_ACLINT_DEFAULT_TIMEBASE_FREQ;
-
     if (kvm_enabled()) {
         timebase = kvm_riscv_get_timebase_frequency(&soc->harts[0]);
     }

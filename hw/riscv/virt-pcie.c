@@ -15,18 +15,21 @@
 #include "qapi/error.h"
 #include "qapi/visitor.h"
 #include "hw/boards.h"
+#include "hw/hotplug.h"
 #include "hw/sysbus.h"
 #include "hw/qdev-properties.h"
 #include "hw/qdev-properties-system.h"
 #include "hw/char/serial.h"
 #include "hw/pci/pci.h"
 #include "hw/pci/pci_device.h"
+#include "hw/pci/pci_bus.h"
 #include "hw/pci/pci_host.h"
 #include "hw/intc/riscv_aclint.h"
 #include "hw/intc/riscv_aplic.h"
 #include "hw/intc/riscv_imsic.h"
 #include "hw/misc/sifive_test.h"
 #include "hw/riscv/boot.h"
+#include "hw/riscv/iommu.h"
 #include "hw/riscv/numa.h"
 #include "hw/riscv/machine_helper.h"
 #include "hw/riscv/virt-pcie.h"
@@ -149,13 +152,13 @@ static int virt_pcie_check_harts(MachineState *ms)
 /* Device tree */
 
 /*
- * The console's fixed I/O range as firmware sees it: a node without a
- * compatible (so that an OS does not probe it as a platform device; it
+ * 10.0: the console's fixed I/O range as firmware sees it, a node without
+ * a compatible (so that an OS does not probe it as a platform device; it
  * finds the UART by PCI enumeration) that maps PCI I/O bus addresses to
  * the host bridge's I/O window.  It keeps its parent's two address cells,
  * because OpenSBI translates "ranges" with the child's cell count only.
  */
-static void virt_pcie_fdt_console(MachineState *ms)
+static void virt_pcie_fdt_console_io(MachineState *ms)
 {
     const MemMapEntry *pio = &virt_pcie_memmap[VIRT_PCIE_PIO];
     g_autofree char *window = g_strdup_printf("/soc/pci-io@%" HWADDR_PRIx,
@@ -173,14 +176,70 @@ static void virt_pcie_fdt_console(MachineState *ms)
     qemu_fdt_setprop_string(fdt, path, "compatible", "ns16550a");
     qemu_fdt_setprop_sized_cells(fdt, path, "reg",
                                  2, VIRT_PCIE_CONSOLE_IO_BASE,
-                                 2, VIRT_PCIE_CONSOLE_IO_SIZE);
+                                 2, VIRT_PCIE_CONSOLE_SIZE);
     qemu_fdt_setprop_cell(fdt, path, "clock-frequency", 1843200);
     qemu_fdt_setprop_string(fdt, "/chosen", "stdout-path", path);
+}
+
+/*
+ * The console in two views.  The OS's: the function's own node under the
+ * host bridge, which "stdout-path" names, so that Linux takes the tty it
+ * binds to 00:00.1 as its console.  Firmware's: an ns16550a node whose
+ * "reg" is the CPU address of the fixed memory range, under a node that
+ * maps the console's page one to one and has no compatible (no OS probes
+ * it as a platform device).  Firmware that finds no driver for the "stdout-path" node,
+ * like OpenSBI, takes the first UART it can drive: this one.
+ */
+static void virt_pcie_fdt_console_mem(MachineState *ms,
+                                      const RiscvMhPcie *host)
+{
+    static const char compat[] = "pci1b36,2";
+    hwaddr page = VIRT_PCIE_CONSOLE_MEM_BASE;
+    g_autofree char *window = g_strdup_printf("/soc/pci-mem@%" HWADDR_PRIx,
+                                              page);
+    g_autofree char *path = g_strdup_printf("%s/serial@%x", window,
+                                            VIRT_PCIE_CONSOLE_MEM_BASE);
+    g_autofree char *fn = NULL;
+    void *fdt = ms->fdt;
+
+    qemu_fdt_add_subnode(fdt, window);
+    qemu_fdt_setprop_cell(fdt, window, "#address-cells", 2);
+    qemu_fdt_setprop_cell(fdt, window, "#size-cells", 2);
+    qemu_fdt_setprop_sized_cells(fdt, window, "ranges", 2, page,
+                                 2, page, 2, VIRT_PCIE_CONSOLE_PAGE);
+    qemu_fdt_add_subnode(fdt, path);
+    qemu_fdt_setprop_string(fdt, path, "compatible", "ns16550a");
+    qemu_fdt_setprop_sized_cells(fdt, path, "reg",
+                                 2, VIRT_PCIE_CONSOLE_MEM_BASE,
+                                 2, VIRT_PCIE_CONSOLE_SIZE);
+    qemu_fdt_setprop_cell(fdt, path, "clock-frequency", 1843200);
+
+    fn = riscv_mh_fdt_pci_function(ms, host, "serial", compat,
+                                   sizeof(compat), VIRT_PCIE_CONSOLE_DEVFN);
+    qemu_fdt_setprop_string(fdt, "/chosen", "stdout-path", fn);
+}
+
+/* -device riscv-iommu-pci: its node, and every other function behind it */
+static void virt_pcie_fdt_iommu(RISCVVirtPcieState *s,
+                                const RiscvMhPcie *host)
+{
+    static const char compat[] = "pci1efd,edf1\0riscv,pci-iommu";
+    MachineState *ms = MACHINE(s);
+    uint16_t bdf = pci_get_bdf(s->iommu);
+    uint32_t phandle = qemu_fdt_alloc_phandle(ms->fdt);
+    g_autofree char *path = riscv_mh_fdt_pci_function(ms, host, "iommu",
+                                                      compat, sizeof(compat),
+                                                      bdf);
+
+    qemu_fdt_setprop_cell(ms->fdt, path, "#iommu-cells", 1);
+    qemu_fdt_setprop_cell(ms->fdt, path, "phandle", phandle);
+    riscv_mh_fdt_pcie_iommu_map(ms, host, phandle, bdf);
 }
 
 static void virt_pcie_fdt(RISCVVirtPcieState *s)
 {
     MachineState *ms = MACHINE(s);
+    RISCVVirtPcieMachineClass *vmc = RISCV_VIRT_PCIE_MACHINE_GET_CLASS(s);
     const MemMapEntry *mtimer = &virt_pcie_memmap[VIRT_PCIE_MTIMER];
     RiscvMhImsic imsic_m = virt_pcie_imsic(s, RISCV_MH_MODE_M);
     RiscvMhImsic imsic_s = virt_pcie_imsic(s, RISCV_MH_MODE_S);
@@ -206,7 +265,7 @@ static void virt_pcie_fdt(RISCVVirtPcieState *s)
                        VIRT_PCIE_FLASH_BANKS);
     riscv_mh_fdt_pmu(ms, s->soc);
 
-    riscv_mh_fdt_cpus(ms, s->soc);
+    riscv_mh_fdt_cpus(ms, s->soc, vmc->timebase_freq);
     for (int i = sockets - 1; i >= 0; i--) {
         RiscvMhHarts h = riscv_mh_fdt_socket(ms, s->soc, i, dram, &phandle,
                                              intc);
@@ -230,7 +289,14 @@ static void virt_pcie_fdt(RISCVVirtPcieState *s)
     irq = (RiscvMhIrqParent) { aplic_s, 2 };
     riscv_mh_fdt_pcie(ms, &host, msi_s);
     riscv_mh_fdt_pcie_intx(ms, &host, &irq);
-    virt_pcie_fdt_console(ms);
+    if (vmc->console_io) {
+        virt_pcie_fdt_console_io(ms);
+    } else {
+        virt_pcie_fdt_console_mem(ms, &host);
+    }
+    if (s->iommu && vmc->iommu_fdt) {
+        virt_pcie_fdt_iommu(s, &host);
+    }
     riscv_mh_fdt_syscon(ms, &virt_pcie_memmap[VIRT_PCIE_TEST], &phandle);
     riscv_mh_fdt_rtc(ms, &virt_pcie_memmap[VIRT_PCIE_RTC], &irq,
                      VIRT_PCIE_IRQ_RTC);
@@ -246,6 +312,7 @@ static void virt_pcie_create_socket(RISCVVirtPcieState *s, int socket)
     RiscvMhImsic imsic_m = virt_pcie_imsic(s, RISCV_MH_MODE_M);
     RiscvMhImsic imsic_s = virt_pcie_imsic(s, RISCV_MH_MODE_S);
     RiscvMhAplic aplic = virt_pcie_aplic();
+    uint32_t timebase = RISCV_VIRT_PCIE_MACHINE_GET_CLASS(s)->timebase_freq;
 
     riscv_mh_socket_init(ms, soc, socket);
     if (riscv_is_32bit(soc)) {
@@ -254,7 +321,7 @@ static void virt_pcie_create_socket(RISCVVirtPcieState *s, int socket)
         exit(1);
     }
     riscv_mh_mtimer_create(mtimer->base + socket * mtimer->size, soc,
-                           RISCV_ACLINT_DEFAULT_TIMEBASE_FREQ);
+                           timebase);
     /* Windows: 8192 files would exceed QEMU's 4096 memory sections */
     riscv_mh_imsic_create_window(&imsic_m, soc, socket);
     riscv_mh_imsic_create_window(&imsic_s, soc, socket);
@@ -268,15 +335,29 @@ static void virt_pcie_create_socket(RISCVVirtPcieState *s, int socket)
  * Function 1 of the host bridge's slot leaves every slot free for
  * -device and for management software (libvirt never assigns slot 0).
  */
-static void virt_pcie_create_console(PCIBus *bus)
+static void virt_pcie_create_console(RISCVVirtPcieState *s, PCIBus *bus)
 {
+    RISCVVirtPcieMachineClass *vmc = RISCV_VIRT_PCIE_MACHINE_GET_CLASS(s);
     PCIDevice *dev = pci_new(VIRT_PCIE_CONSOLE_DEVFN, "pci-serial");
 
     if (serial_hd(0)) {
         qdev_prop_set_chr(DEVICE(dev), "chardev", serial_hd(0));
     }
-    /* BAR0 fixed at I/O VIRT_PCIE_CONSOLE_IO_BASE by Enhanced Allocation */
-    qdev_prop_set_uint32(DEVICE(dev), "ea-io-base", VIRT_PCIE_CONSOLE_IO_BASE);
+    if (vmc->console_io) {
+        /* BAR 0 fixed in I/O space by Enhanced Allocation */
+        qdev_prop_set_uint32(DEVICE(dev), "ea-io-base",
+                             VIRT_PCIE_CONSOLE_IO_BASE);
+    } else {
+        /*
+         * The registers fixed in memory space by Enhanced Allocation, for
+         * firmware; BAR 0 is an ordinary I/O BAR for OS drivers.  No
+         * MSI-X: a second memory BAR would keep Linux's 8250_pci from
+         * recognising the card (MSI stays).
+         */
+        qdev_prop_set_uint32(DEVICE(dev), "ea-mem-base",
+                             VIRT_PCIE_CONSOLE_MEM_BASE);
+        qdev_prop_set_bit(DEVICE(dev), "msix", false);
+    }
     pci_realize_and_unref(dev, bus, &error_fatal);
 }
 
@@ -335,10 +416,57 @@ static void virt_pcie_machine_init(MachineState *ms)
                        &memmap[VIRT_PCIE_FLASH], sysmem);
 
     gpex = riscv_mh_gpex_create(&host, s->aplic[0]);
-    virt_pcie_create_console(PCI_HOST_BRIDGE(gpex)->bus);
+    virt_pcie_create_console(s, PCI_HOST_BRIDGE(gpex)->bus);
 
     s->machine_done.notify = virt_pcie_machine_done;
     qemu_add_machine_init_done_notifier(&s->machine_done);
+}
+
+/*
+ * -device riscv-iommu-pci: the device tree describes one IOMMU, on the
+ * root bus, and it is built once, when the machine is created.
+ */
+static HotplugHandler *virt_pcie_get_hotplug_handler(MachineState *ms,
+                                                     DeviceState *dev)
+{
+    if (object_dynamic_cast(OBJECT(dev), TYPE_RISCV_IOMMU_PCI)) {
+        return HOTPLUG_HANDLER(ms);
+    }
+    return NULL;
+}
+
+static void virt_pcie_device_pre_plug(HotplugHandler *hotplug_dev,
+                                      DeviceState *dev, Error **errp)
+{
+    RISCVVirtPcieState *s = RISCV_VIRT_PCIE_MACHINE(hotplug_dev);
+    PCIDevice *pdev = PCI_DEVICE(dev);
+    PCIBus *bus = pci_get_bus(pdev);
+
+    if (phase_check(PHASE_MACHINE_READY)) {
+        error_setg(errp, "virt-pcie: %s cannot be hot-plugged; add it "
+                   "with -device", TYPE_RISCV_IOMMU_PCI);
+    } else if (s->iommu) {
+        error_setg(errp, "virt-pcie: a second %s ('%s') is not supported; "
+                   "the first one translates for the whole PCIe domain",
+                   TYPE_RISCV_IOMMU_PCI, dev->id ? dev->id : "");
+    } else if (!pci_bus_is_root(bus)) {
+        error_setg(errp, "virt-pcie: %s must be on the root bus, not on "
+                   "bus '%s'", TYPE_RISCV_IOMMU_PCI, BUS(bus)->name);
+    }
+}
+
+static void virt_pcie_device_plug(HotplugHandler *hotplug_dev,
+                                  DeviceState *dev, Error **errp)
+{
+    RISCVVirtPcieState *s = RISCV_VIRT_PCIE_MACHINE(hotplug_dev);
+    RISCVVirtPcieMachineClass *vmc = RISCV_VIRT_PCIE_MACHINE_GET_CLASS(s);
+
+    s->iommu = PCI_DEVICE(dev);
+    if (!vmc->iommu_fdt) {
+        warn_report("virt-pcie: %s does not describe %s to the guest; "
+                    "use a newer machine version", MACHINE_CLASS(vmc)->name,
+                    TYPE_RISCV_IOMMU_PCI);
+    }
 }
 
 /* Machine properties */
@@ -395,6 +523,8 @@ static void virt_pcie_class_init(ObjectClass *oc, const void *data)
     MachineClass *mc = MACHINE_CLASS(oc);
     RISCVVirtPcieMachineClass *vmc = RISCV_VIRT_PCIE_MACHINE_CLASS(oc);
 
+    HotplugHandlerClass *hc = HOTPLUG_HANDLER_CLASS(oc);
+
     mc->init = virt_pcie_machine_init;
     mc->max_cpus = VIRT_PCIE_CPUS_MAX;
     mc->default_cpu_type = TYPE_RISCV_CPU_BASE;
@@ -406,6 +536,12 @@ static void virt_pcie_class_init(ObjectClass *oc, const void *data)
     riscv_mh_machine_class_numa(mc);
     vmc->parent_create_default_memdev = mc->create_default_memdev;
     mc->create_default_memdev = virt_pcie_create_default_memdev;
+    mc->get_hotplug_handler = virt_pcie_get_hotplug_handler;
+    hc->pre_plug = virt_pcie_device_pre_plug;
+    hc->plug = virt_pcie_device_plug;
+    /* The newest version's platform; older versions change it below */
+    vmc->iommu_fdt = true;
+    vmc->timebase_freq = VIRT_PCIE_TIMEBASE_FREQ;
 
     object_class_property_add(oc, "aia-guests", "uint32",
                               virt_pcie_get_aia_guests,
@@ -422,6 +558,10 @@ static const TypeInfo virt_pcie_typeinfo = {
     .instance_init = virt_pcie_instance_init,
     .instance_size = sizeof(RISCVVirtPcieState),
     .class_size = sizeof(RISCVVirtPcieMachineClass),
+    .interfaces = (const InterfaceInfo[]) {
+        { TYPE_HOTPLUG_HANDLER },
+        { }
+    },
 };
 
 static void virt_pcie_register_types(void)
@@ -488,9 +628,10 @@ static void virt_pcie_machine_10_2_options(MachineClass *mc)
 DEFINE_VIRT_PCIE_MACHINE_AS_LATEST(10, 2)
 
 /*
- * 10.0: the multi-port cards had no MSI or MSI-X by default; the harts'
- * ISA strings, the PMP entries and the interrupt controllers' stream
- * versions are those QEMU 10.0 had.
+ * 10.0: the console's fixed range is in I/O space, the time CSR counts at
+ * 10 MHz and the device tree has no IOMMU; the multi-port cards had no
+ * MSI or MSI-X by default; the harts' ISA strings, the PMP entries and the
+ * interrupt controllers' stream versions are those QEMU 10.0 had.
  */
 static GlobalProperty virt_pcie_compat_10_0[] = {
     { "pci-serial-2x", "msi", "off" },
@@ -506,7 +647,12 @@ static GlobalProperty virt_pcie_compat_10_0[] = {
 
 static void virt_pcie_machine_10_0_options(MachineClass *mc)
 {
+    RISCVVirtPcieMachineClass *vmc = RISCV_VIRT_PCIE_MACHINE_CLASS(mc);
+
     virt_pcie_machine_10_2_options(mc);
+    vmc->console_io = true;
+    vmc->iommu_fdt = false;
+    vmc->timebase_freq = RISCV_ACLINT_DEFAULT_TIMEBASE_FREQ;
     compat_props_add(mc->compat_props, hw_compat_10_1, hw_compat_10_1_len);
     compat_props_add(mc->compat_props, hw_compat_10_0, hw_compat_10_0_len);
     compat_props_add(mc->compat_props, virt_pcie_compat_10_0,

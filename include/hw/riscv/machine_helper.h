@@ -137,8 +137,9 @@ void riscv_mh_socket_init(MachineState *ms, RISCVHartArrayState *soc,
 /* Harts of @socket in sockets array @soc; @intc holds all harts' intc. */
 RiscvMhHarts riscv_mh_socket_harts(const RISCVHartArrayState *soc,
                                    int socket, const uint32_t *intc);
-/* /cpus with its timebase and an empty /cpus/cpu-map, from @soc's harts. */
-void riscv_mh_fdt_cpus(MachineState *ms, RISCVHartArrayState *soc);
+/* /cpus with @timebase (Hz) and an empty /cpus/cpu-map, for @soc's harts. */
+void riscv_mh_fdt_cpus(MachineState *ms, RISCVHartArrayState *soc,
+                       uint32_t timebase);
 /* cpu-map cluster, cpu + intc nodes, memory of @socket; fills @intc. */
 RiscvMhHarts riscv_mh_fdt_socket(MachineState *ms, RISCVHartArrayState *soc,
                                  int socket, hwaddr dram_base,
@@ -213,6 +214,18 @@ void riscv_mh_fdt_pcie(MachineState *ms, const RiscvMhPcie *d, uint32_t msi);
 /* INTx interrupt-map (+ mask) of @d's node, to parent @p. */
 void riscv_mh_fdt_pcie_intx(MachineState *ms, const RiscvMhPcie *d,
                             const RiscvMhIrqParent *p);
+/*
+ * Node of root-bus function @bdf under @d's host bridge, named @name,
+ * with "compatible" @compat (a NUL-separated list of @compat_len bytes)
+ * and its configuration space "reg": an OS that enumerates the bus finds
+ * it as the function's node.  Returns the node's path; g_free it.
+ */
+char *riscv_mh_fdt_pci_function(MachineState *ms, const RiscvMhPcie *d,
+                                const char *name, const char *compat,
+                                size_t compat_len, uint16_t bdf);
+/* "iommu-map" of @d: every requester ID except @own_rid to @iommu. */
+void riscv_mh_fdt_pcie_iommu_map(MachineState *ms, const RiscvMhPcie *d,
+                                 uint32_t iommu, uint16_t own_rid);
 
 /* CFI flash (machine_helper.c) */
 

@@ -31,10 +31,19 @@ OBJECT_DECLARE_TYPE(RISCVVirtPcieState, RISCVVirtPcieMachineClass,
 #define VIRT_PCIE_IRQ_PCIE_INTA     2       /* INTB..INTD follow */
 #define VIRT_PCIE_IRQ_SOURCES       32
 
-/* The built-in console function and its fixed I/O range */
+/*
+ * The built-in console function and its fixed range (10.0: in PCI I/O):
+ * the last page of the 32-bit window, where a PCI memory address is the
+ * CPU address, far from where an OS allocates BARs from (the bottom).
+ */
 #define VIRT_PCIE_CONSOLE_DEVFN     PCI_DEVFN(0, 1)   /* 00:00.1 */
+#define VIRT_PCIE_CONSOLE_PAGE      0x1000
+#define VIRT_PCIE_CONSOLE_MEM_BASE  0x7ffff000
 #define VIRT_PCIE_CONSOLE_IO_BASE   0xff8
-#define VIRT_PCIE_CONSOLE_IO_SIZE   8
+#define VIRT_PCIE_CONSOLE_SIZE      8
+
+/* The time CSR counts nanoseconds (10.0: 100 ns) */
+#define VIRT_PCIE_TIMEBASE_FREQ     1000000000
 
 enum {
     VIRT_PCIE_MROM,
@@ -59,6 +68,10 @@ struct RISCVVirtPcieMachineClass {
     /* MachineClass::create_default_memdev of TYPE_MACHINE */
     bool (*parent_create_default_memdev)(MachineState *ms, const char *path,
                                          Error **errp);
+    /* What a version fixes for its guests */
+    bool console_io;            /* console range in I/O space (10.0) */
+    bool iommu_fdt;             /* riscv-iommu-pci in the device tree */
+    uint32_t timebase_freq;     /* Hz of the time CSR and the MTIMER */
 };
 
 struct RISCVVirtPcieState {
@@ -70,6 +83,7 @@ struct RISCVVirtPcieState {
     PFlashCFI01 *flash[VIRT_PCIE_FLASH_BANKS];
     uint32_t aia_guests;
     int fdt_size;
+    PCIDevice *iommu;           /* -device riscv-iommu-pci, or NULL */
 };
 
 #endif
