@@ -187,8 +187,9 @@ static void virt_pcie_fdt_console_io(MachineState *ms)
  * binds to 00:00.1 as its console.  Firmware's: an ns16550a node whose
  * "reg" is the CPU address of the fixed memory range, under a node that
  * maps the console's page one to one and has no compatible (no OS probes
- * it as a platform device).  Firmware that finds no driver for the "stdout-path" node,
- * like OpenSBI, takes the first UART it can drive: this one.
+ * it as a platform device).  Firmware that finds no driver for the
+ * "stdout-path" node, like OpenSBI, takes the first UART it can drive:
+ * this one.
  */
 static void virt_pcie_fdt_console_mem(MachineState *ms,
                                       const RiscvMhPcie *host)
@@ -223,13 +224,16 @@ static void virt_pcie_fdt_console_mem(MachineState *ms,
 static void virt_pcie_fdt_iommu(RISCVVirtPcieState *s,
                                 const RiscvMhPcie *host)
 {
-    static const char compat[] = "pci1efd,edf1\0riscv,pci-iommu";
     MachineState *ms = MACHINE(s);
     uint16_t bdf = pci_get_bdf(s->iommu);
     uint32_t phandle = qemu_fdt_alloc_phandle(ms->fdt);
+    /* "pciVVVV,DDDD" of its (configurable) IDs, then the generic name */
+    g_autofree char *compat = g_strdup_printf("pci%x,%x%criscv,pci-iommu",
+        pci_get_word(s->iommu->config + PCI_VENDOR_ID),
+        pci_get_word(s->iommu->config + PCI_DEVICE_ID), 0);
+    size_t len = strlen(compat) + 1 + strlen("riscv,pci-iommu") + 1;
     g_autofree char *path = riscv_mh_fdt_pci_function(ms, host, "iommu",
-                                                      compat, sizeof(compat),
-                                                      bdf);
+                                                      compat, len, bdf);
 
     qemu_fdt_setprop_cell(ms->fdt, path, "#iommu-cells", 1);
     qemu_fdt_setprop_cell(ms->fdt, path, "phandle", phandle);
@@ -446,9 +450,10 @@ static void virt_pcie_device_pre_plug(HotplugHandler *hotplug_dev,
         error_setg(errp, "virt-pcie: %s cannot be hot-plugged; add it "
                    "with -device", TYPE_RISCV_IOMMU_PCI);
     } else if (s->iommu) {
-        error_setg(errp, "virt-pcie: a second %s ('%s') is not supported; "
+        error_setg(errp, "virt-pcie: a second %s%s%s%s is not supported; "
                    "the first one translates for the whole PCIe domain",
-                   TYPE_RISCV_IOMMU_PCI, dev->id ? dev->id : "");
+                   TYPE_RISCV_IOMMU_PCI, dev->id ? " ('" : "",
+                   dev->id ?: "", dev->id ? "')" : "");
     } else if (!pci_bus_is_root(bus)) {
         error_setg(errp, "virt-pcie: %s must be on the root bus, not on "
                    "bus '%s'", TYPE_RISCV_IOMMU_PCI, BUS(bus)->name);

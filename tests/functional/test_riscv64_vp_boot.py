@@ -5,9 +5,12 @@
 # -M virt-pcie. Everything is checked from what the guest reports about
 # itself, or from the console QEMU shows:
 #  - the console (-serial, as -nographic gives), with the machine's own
-#    device tree: the OpenSBI banner (1.6 and 1.5.1), then Linux
+#    device tree, for each OpenSBI (1.5.1, 1.6, 1.9) and each kernel of the
+#    kit (Debian's 6.12 and its newest): the OpenSBI banner, then Linux
 #    earlycon=sbi, then the kernel log on ttyS0, then the guest's shell
 #    output; ttyS0 is the console function 00:00.1 and the only ttyS on it;
+#    and with no -append at all, the kernel log and a working shell on
+#    ttyS0 (the device tree's stdout-path alone leads Linux there);
 #  - a boot with the common PCIe devices (NVMe, virtio-blk/net/scsi, e1000e,
 #    a second pci-serial): every function bound to its driver, every device
 #    interrupt delivered by the IMSIC (PCI-MSI/MSI-X, or APLIC-MSI for wired
@@ -18,6 +21,7 @@
 #    sockets.
 #
 import re
+import time
 
 from qemu.machine.machine import AbnormalShutdown
 
@@ -65,13 +69,14 @@ class KitOnVirtPcie(KitTest):
     # -- helpers
 
     def launch(self, args=(), opensbi='1.6', cmd=None, append='', smp=2,
-               mem='1G', reboot=False, name='kit'):
+               mem='1G', reboot=False, name='kit', kernel=None):
         """Start the kit without waiting; the console is -serial."""
         cmdline = 'console=ttyS0 earlycon=sbi panic=-1 ' + append
         if cmd:
             cmdline += ' -- ' + cmd
         vm = self.kit_machine(MACHINE, cmdline.strip(), *args, name=name,
-                              mem=mem, smp=smp, opensbi=opensbi, reboot=reboot)
+                              mem=mem, smp=smp, opensbi=opensbi, reboot=reboot,
+                              kernel=kernel)
         vm.launch()
         return vm
 
@@ -159,7 +164,8 @@ class KitOnVirtPcie(KitTest):
 
     def console_order(self, console, opensbi):
         """Positions of the console milestones, which must be in order."""
-        banner = {'1.6': r'OpenSBI v1\.6\n',
+        banner = {'1.9': r'OpenSBI v1\.9\n',
+                  '1.6': r'OpenSBI v1\.6\n',
                   '1.5.1': r'OpenSBI v1\.5\n'}[opensbi]
         marks = [('OpenSBI banner', banner),
                  ('earlycon=sbi', r'earlycon: sbi0'),
@@ -191,20 +197,57 @@ class KitOnVirtPcie(KitTest):
         self.assertRegex(run.console, r'VP-ACTIVE .*\bttyS0\b',
                          'ttyS0 is not the active console')
 
-    def check_console(self, opensbi):
+    def check_console(self, opensbi, kernel=None):
         """Stock device tree: firmware, earlycon, ttyS0, shell, in order."""
-        vm = self.launch(opensbi=opensbi, cmd=TTY_CMD)
+        vm = self.launch(opensbi=opensbi, cmd=TTY_CMD, kernel=kernel,
+                         name=f'console-{opensbi}-{kernel}')
         run = self.finish(vm, self.read_boot(vm, 'VP-POWEROFF', 180))
         self.console_order(run.console, opensbi)
         self.check_ttys(run)
         self.assertEqual(run.exitcode, 0,
                          'QEMU did not exit cleanly on poweroff')
 
+    def check_bare_console(self, opensbi, kernel=None):
+        """No -append: the kernel log and a shell on ttyS0 all the same."""
+        vm = self.kit_machine(MACHINE, None, opensbi=opensbi, kernel=kernel,
+                              name=f'bare-{opensbi}-{kernel}')
+        vm.launch()
+        out = self.read_boot(vm, 'VP-REPORT-END', 180)
+        self.assertIn('Linux version', out, 'no kernel log on the console')
+        self.assertRegex(out, r'console \[ttyS0\] enabled',
+                         'Linux did not take ttyS0 as its console')
+        report = GuestRun(out, None).report
+        self.assertIsNotNone(report, 'no guest report on the console; '
+                             'console tail:\n' + out[-3000:])
+        self.assertIn('ttyS0', report.ttys)
+        time.sleep(1)
+        active = self.shell(vm, 'echo VP-ACTIVE $(cat '
+                            '/sys/class/tty/console/active)')
+        self.assertRegex(active, r'(?m)^VP-ACTIVE .*\bttyS0\b',
+                         'ttyS0 is not an active console')
+        self.check_echo(vm)
+        vm.console_socket.sendall(b'poweroff\n')
+        out = self.read_console(vm, 'VP-POWEROFF', 60)
+        self.assertIn('VP-POWEROFF', out, 'the shell did not power off')
+        vm.wait(timeout=30)
+        self.assertEqual(vm.exitcode(), 0)
+
+    def check_console_matrix(self, opensbi):
+        for kernel in (None, 'new'):
+            with self.subTest(opensbi=opensbi, kernel=kernel,
+                              cmdline='console=ttyS0 earlycon=sbi'):
+                self.check_console(opensbi, kernel)
+            with self.subTest(opensbi=opensbi, kernel=kernel, cmdline=''):
+                self.check_bare_console(opensbi, kernel)
+
+    def test_console_opensbi_1_9(self):
+        self.check_console_matrix('1.9')
+
     def test_console_opensbi_1_6(self):
-        self.check_console('1.6')
+        self.check_console_matrix('1.6')
 
     def test_console_opensbi_1_5_1(self):
-        self.check_console('1.5.1')
+        self.check_console_matrix('1.5.1')
 
     def test_devices_poweroff(self):
         d = [self.scratch_disk(n) for n in ('nvme.img', 'vblk.img', 'scsi.img')]
