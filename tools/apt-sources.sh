@@ -9,41 +9,20 @@
 #     repository's history, so it stays when the base moves on;
 #   - trixie riscv64: the stock guest kernel, busybox and OpenSBI 1.6;
 #   - bookworm-backports: meson >= 1.5, pycotap and OpenSBI 1.5.1.
+# sid, forky and trixie-backports (the newer guest kernel and OpenSBI 1.9)
+# are not added here: tools/guest-kit.sh reads them through a private apt
+# configuration in the cache (vp_apt_setup in tools/lib.sh).
 # trixie is pinned low so that it never replaces a host package.
 # Must run as root. Idempotent; prints what it changed.
 
 set -euo pipefail
+VP_TOOL=apt-sources
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 list=/etc/apt/sources.list.d/virt-pcie.sources
 pref=/etc/apt/preferences.d/virt-pcie
 
-# The first non-security Debian archive URI configured on this machine.
-find_mirror()
-{
-    local f uri re
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] && [ "$f" != "$list" ] || continue
-        awk '
-            /^[[:space:]]*$/ { if (uri != "" && kind ~ /deb/) {
-                                   print uri; exit
-                               }
-                               uri = ""; kind = "" }
-            /^Types:/        { kind = $0 }
-            /^URIs:/         { if ($2 !~ /security/) uri = $2 }
-            END              { if (uri != "" && kind ~ /deb/) print uri }
-        ' "$f"
-    done | head -n 1
-    # "deb [OPTIONS] URI SUITE ...": the URI
-    re='^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+)'
-    re+='[[:space:]]+[a-z]+([[:space:]]|$).*'
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        sed -n -E 's/'"$re"'/\2/p' "$f" |
-            grep -v security || true
-    done | head -n 1
-}
-
-mirror=$(find_mirror | head -n 1)
+mirror=$(vp_debian_mirror "$list")
 if [ -z "$mirror" ]; then
     echo "apt-sources: no Debian archive entry found in /etc/apt;" \
         "cannot derive a mirror" >&2

@@ -70,6 +70,131 @@ vp_apt_query()
     VP_MADISON+=$(apt-cache madison "$@" 2>/dev/null || true)$'\n'
 }
 
+# The suites that tools/apt-sources.sh does not add to the host's apt
+# setup (its trixie and bookworm-backports entries) are read through a
+# private apt configuration in $VP_APT: its own sources file, indexes,
+# cache and an empty dpkg status, so that the host's sources and preferred
+# versions never change.  Only "apt-get download" is done from them.  Its
+# package cache is kept (not its source cache): it makes a query 0.05 s.
+VP_APT=$VP_CACHE/apt
+VP_APT_SUITES="sid forky trixie-backports"
+VP_APT_OPTS=(-o "Dir::Etc::SourceList=$VP_APT/virt-pcie.sources"
+             -o Dir::Etc::SourceParts=/dev/null
+             -o "Dir::State::Lists=$VP_APT/lists"
+             -o "Dir::State::status=$VP_APT/status"
+             -o "Dir::Cache=$VP_APT/cache"
+             -o Dir::Cache::pkgcache=pkgcache.bin
+             -o Dir::Cache::srcpkgcache=)
+
+# vp_debian_mirror [SKIP]: the first non-security Debian archive URI
+# configured in this machine's apt sources (the file SKIP left out), so that
+# no host name is written into the repository.
+vp_debian_mirror()
+{
+    local f re
+    {
+        for f in /etc/apt/sources.list.d/*.sources; do
+            [ -f "$f" ] && [ "$f" != "${1:-}" ] || continue
+            awk '
+                /^[[:space:]]*$/ { if (uri != "" && kind ~ /deb/) {
+                                       print uri; exit
+                                   }
+                                   uri = ""; kind = "" }
+                /^Types:/        { kind = $0 }
+                /^URIs:/         { if ($2 !~ /security/) uri = $2 }
+                END              { if (uri != "" && kind ~ /deb/) print uri }
+            ' "$f"
+        done | head -n 1
+        # "deb [OPTIONS] URI SUITE ...": the URI
+        re='^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+)'
+        re+='[[:space:]]+[a-z]+([[:space:]]|$).*'
+        for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+            [ -f "$f" ] || continue
+            sed -n -E 's/'"$re"'/\2/p' "$f" |
+                grep -v security || true
+        done | head -n 1
+    } | head -n 1
+}
+
+# vp_apt_private RELEASE: true if RELEASE is read through $VP_APT.
+vp_apt_private()
+{
+    case " $VP_APT_SUITES " in
+    *" $1 "*) return 0 ;;
+    esac
+    return 1
+}
+
+# vp_apt_run RELEASE COMMAND ARGS: apt-get or apt-cache COMMAND, with the
+# private configuration when RELEASE is one of $VP_APT_SUITES.
+vp_apt_run()
+{
+    local rel=$1 cmd=$2
+    shift 2
+    if vp_apt_private "$rel"; then
+        "$cmd" "${VP_APT_OPTS[@]}" "$@"
+    else
+        "$cmd" "$@"
+    fi
+}
+
+# vp_apt_setup: make the private apt configuration ready: its sources file
+# (riscv64, with the mirror of this machine's Debian entries) and
+# its indexes, updated when they are missing, when the sources changed or
+# when VP_APT_UPDATE is set.  A failed update only warns: the callers then
+# fall back to the versions they fetched before.
+vp_apt_setup()
+{
+    local mirror want log src=$VP_APT/virt-pcie.sources
+    mkdir -p "$VP_APT/lists/partial" "$VP_APT/cache" ||
+        vp_die "cannot create $VP_APT"
+    [ -e "$VP_APT/status" ] || : >"$VP_APT/status"
+    mirror=$(vp_debian_mirror /etc/apt/sources.list.d/virt-pcie.sources ||
+             true)
+    if [ -z "$mirror" ]; then
+        vp_warn "no Debian archive entry in /etc/apt: cannot read" \
+            "$VP_APT_SUITES"
+        return 0
+    fi
+    want=$(cat <<EOT
+# Written by virt-pcie tools/lib.sh (vp_apt_setup) from this machine's own
+# apt entries; read only with the options of VP_APT_OPTS.
+Types: deb
+URIs: $mirror
+Suites: $VP_APT_SUITES
+Components: main
+Architectures: riscv64
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOT
+)
+    if [ "$(cat "$src" 2>/dev/null)" != "$want" ]; then
+        printf '%s\n' "$want" >"$src.tmp" && mv "$src.tmp" "$src" ||
+            vp_die "cannot write $src"
+        rm -f "$VP_APT/updated"
+    fi
+    [ ! -e "$VP_APT/updated" ] || [ -n "${VP_APT_UPDATE:-}" ] || return 0
+    vp_note "apt-get update of $VP_APT_SUITES (riscv64) into $VP_APT"
+    # Downloads that failed are tried again against the new indexes.
+    rm -rf "$VP_APT/failed"
+    # apt-get update exits 0 when an index could not be fetched: look.
+    if log=$(apt-get "${VP_APT_OPTS[@]}" -q update 2>&1 </dev/null) &&
+       ! grep -q -e '^[WE]: Failed to fetch' -e '^[WE]: Some index files' \
+           <<<"$log"; then
+        touch "$VP_APT/updated"
+    else
+        vp_warn "apt-get update of $VP_APT_SUITES failed:" \
+            "$(printf '%s\n' "$log" | grep '^[EW]:' | grep -v unsandboxed |
+                tail -n 3 | tr '\n' ' ')"
+    fi
+}
+
+# vp_apt_query_private PACKAGE...: vp_apt_query for $VP_APT_SUITES.
+vp_apt_query_private()
+{
+    VP_MADISON+=$(apt-cache "${VP_APT_OPTS[@]}" madison "$@" 2>/dev/null ||
+                  true)$'\n'
+}
+
 # Version of package $1 in apt release $2 (e.g. trixie, bookworm-backports),
 # from the apt indexes queried by vp_apt_query; empty when they do not know it.
 vp_apt_version()
@@ -80,6 +205,32 @@ vp_apt_version()
             name == pkg && index($3, rel) && $3 ~ /Packages[[:space:]]*$/ {
                 gsub(/[[:space:]]/, "", $2); print $2; exit
             }'
+}
+
+# vp_apt_versions SPEC RELEASE...: "VERSION RELEASE" for each RELEASE whose
+# indexes (queried by vp_apt_query) list SPEC, newest version first; equal
+# versions keep the order of the RELEASEs.
+vp_apt_versions()
+{
+    local spec=$1 rel v l i j
+    local -a out=()
+    shift
+    for rel in "$@"; do
+        v=$(vp_apt_version "$spec" "$rel")
+        [ -z "$v" ] || out+=("$v $rel")
+    done
+    for ((i = 1; i < ${#out[@]}; i++)); do
+        l=${out[i]}
+        j=$i
+        while ((j > 0)) && vp_version_gt "${l%% *}" "${out[j - 1]%% *}"; do
+            out[j]=${out[j - 1]}
+            j=$((j - 1))
+        done
+        out[j]=$l
+    done
+    if [ ${#out[@]} -gt 0 ]; then
+        printf '%s\n' "${out[@]}"
+    fi
 }
 
 # A file name friendly spelling of a Debian version (epoch colon).
@@ -106,42 +257,115 @@ vp_resolve()
     fi
 }
 
+# vp_download NAME ARCH VERSION RELEASE: set DEB to the cached .deb of
+# that version, downloading it from RELEASE when it is not cached yet.
+# Return 1, with why in VP_DL_ERROR, when it cannot be had.  A download
+# from $VP_APT_SUITES that failed is not tried again until vp_apt_setup
+# next updates their indexes, so a warm run does not ask the archive.
+vp_download()
+{
+    local name=$1 arch=$2 ver=$3 rel=$4 spec tmp log mark
+    spec=$name
+    [ "$arch" = all ] || spec=$name:$arch
+    DEB=$VP_DEBS/${name}_$(vp_fsver "$ver")_$arch.deb
+    VP_DL_ERROR=
+    [ -s "$DEB" ] && return 0
+    mark=$VP_APT/failed/${name}_$(vp_fsver "$ver")_$arch
+    if vp_apt_private "$rel" && [ -s "$mark" ]; then
+        VP_DL_ERROR="failed before: $(cat "$mark")"
+        return 1
+    fi
+    vp_note "downloading $spec=$ver ($rel)"
+    tmp=$(mktemp -d "$VP_DEBS/.dl.XXXXXX")
+    if ! log=$(cd "$tmp" &&
+               vp_apt_run "$rel" apt-get download -q "$spec=$ver" \
+                   </dev/null 2>&1); then
+        rm -rf "$tmp"
+        # "E: Failed to fetch URL  404  Not Found [IP: ...]": the status.
+        VP_DL_ERROR=$(printf '%s\n' "$log" |
+            sed -n 's/^E: Failed to fetch [^ ]*  *\(.*\)$/\1/p' |
+            sed -e 's/ *\[IP:.*//' -e 's/  */ /g' | head -n 1)
+        [ -n "$VP_DL_ERROR" ] ||
+            VP_DL_ERROR=$(printf '%s\n' "$log" |
+                grep -v -e '^$' -e unsandboxed | tail -n 3 | tr '\n' ' ')
+        VP_DL_ERROR=${VP_DL_ERROR:-apt-get download failed}
+        if vp_apt_private "$rel"; then
+            mkdir -p "$VP_APT/failed" &&
+                printf '%s\n' "$VP_DL_ERROR" >"$mark"
+        fi
+        return 1
+    fi
+    set -- "$tmp"/*.deb
+    if ! [ $# -eq 1 ] || ! [ -s "$1" ]; then
+        rm -rf "$tmp"
+        VP_DL_ERROR="apt-get download $spec=$ver produced no .deb"
+        return 1
+    fi
+    mv "$1" "$DEB"
+    rm -rf "$tmp"
+}
+
 # vp_fetch NAME ARCH RELEASE: set VER and DEB (path of the cached .deb),
 # downloading only when the .deb for that version is not cached yet.
 vp_fetch()
 {
-    local name=$1 arch=$2 rel=$3 spec rec tmp log old
+    local name=$1 arch=$2 rel=$3 spec rec old
     spec=$name
     [ "$arch" = all ] || spec=$name:$arch
     rec=$VP_DEBS/$name@$rel.version
     vp_resolve "$name" "$arch" "$rel"
-    DEB=$VP_DEBS/${name}_$(vp_fsver "$VER")_$arch.deb
-    if [ ! -s "$DEB" ]; then
-        vp_note "downloading $spec=$VER"
-        tmp=$(mktemp -d "$VP_DEBS/.dl.XXXXXX")
-        if ! log=$(cd "$tmp" && apt-get download -q "$spec=$VER" 2>&1); then
-            rm -rf "$tmp"
-            old=
-            [ -s "$rec" ] && old=$(cat "$rec")
-            if [ -n "$old" ] && [ "$old" != "$VER" ] &&
-               [ -s "$VP_DEBS/${name}_$(vp_fsver "$old")_$arch.deb" ]; then
-                vp_note "cannot download $spec/$rel $VER; using cached $old"
-                VER=$old
-                DEB=$VP_DEBS/${name}_$(vp_fsver "$VER")_$arch.deb
-                return 0
-            fi
-            vp_die "cannot download $spec/$rel ($VER) and no cached .deb" \
-                "in $VP_DEBS: $(printf '%s\n' "$log" | grep -v '^$' |
-                    tail -n 3 | tr '\n' ' ')"
+    if ! vp_download "$name" "$arch" "$VER" "$rel"; then
+        old=
+        [ -s "$rec" ] && old=$(cat "$rec")
+        if [ -n "$old" ] && [ "$old" != "$VER" ] &&
+           [ -s "$VP_DEBS/${name}_$(vp_fsver "$old")_$arch.deb" ]; then
+            vp_note "cannot download $spec/$rel $VER; using cached $old"
+            VER=$old
+            DEB=$VP_DEBS/${name}_$(vp_fsver "$VER")_$arch.deb
+            return 0
         fi
-        set -- "$tmp"/*.deb
-        [ $# -eq 1 ] && [ -s "$1" ] ||
-            { rm -rf "$tmp"
-              vp_die "apt-get download $spec=$VER produced no .deb"; }
-        mv "$1" "$DEB"
-        rm -rf "$tmp"
+        vp_die "cannot download $spec/$rel ($VER) and no cached .deb" \
+            "in $VP_DEBS: $VP_DL_ERROR"
     fi
     printf '%s\n' "$VER" >"$rec.tmp" && mv "$rec.tmp" "$rec"
+}
+
+# Versions listed but not served, one "package version release: why" a line.
+VP_SKIPPED=
+
+# vp_fetch_first NAME ARCH RECORD WHAT CANDIDATES: CANDIDATES holds lines
+# "VERSION RELEASE", best first (see vp_apt_versions), of the version that
+# WHAT describes (e.g. "1.9.x from sid forky").  Set VER, REL and DEB to
+# the first candidate the archive serves, and remember it in
+# $VP_DEBS/RECORD; the ones skipped are added to VP_SKIPPED.  With none
+# served, use the remembered one if its .deb is cached, else stop, naming
+# every candidate and why it failed.
+vp_fetch_first()
+{
+    local name=$1 arch=$2 rec=$VP_DEBS/$3 why='' v r
+    while read -r v r; do
+        [ -n "$v" ] || continue
+        if vp_download "$name" "$arch" "$v" "$r"; then
+            VER=$v
+            REL=$r
+            printf '%s %s\n' "$VER" "$REL" >"$rec.tmp" && mv "$rec.tmp" "$rec"
+            return 0
+        fi
+        vp_note "not served: $name $v ($r): $VP_DL_ERROR"
+        VP_SKIPPED+="$name $v $r: $VP_DL_ERROR"$'\n'
+        why+=" $name $v ($r): $VP_DL_ERROR;"
+    done <<<"$5"
+    if [ -s "$rec" ]; then
+        read -r v r <"$rec"
+        if vp_download "$name" "$arch" "$v" "$r"; then
+            vp_note "using $name $v ($r), fetched before"
+            VER=$v
+            REL=$r
+            return 0
+        fi
+    fi
+    vp_die "cannot fetch $name $4:${why:- no version listed;}" \
+        "none cached in $VP_DEBS"
 }
 
 # vp_unpack NAME VERSION DEB: set TREE to the extracted package tree.

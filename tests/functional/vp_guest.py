@@ -5,6 +5,13 @@
 # VP-REPORT-BEGIN and VP-REPORT-END (PCI functions with driver and IRQ mode,
 # /proc/interrupts, ttys, the RTC, uptime), then runs the command given after
 # "--" on the kernel command line and powers off.
+#
+# The kit has two kernels, each with its own initramfs: the stock one,
+# Debian trixie's (6.12), at the top of the kit, and the newest one the
+# archive serves from sid, forky or trixie-backports (7.2 today) in new/.
+# kit_machine() and boot_kit() take kernel=None (the stock one), 'new', or
+# a series such as '6.12' or '7.2' (whichever of the two that is), and
+# opensbi='1.5.1', '1.6' (the default) or '1.9'.
 
 import os
 import re
@@ -93,6 +100,38 @@ class KitTest(QemuSystemTest):
                         f'guest kit asset {path} is missing (run make kit)')
         return path
 
+    def kit_kernel(self, kernel=None):
+        """The kit's directory of KERNEL: a list of path parts of the kit.
+
+        KERNEL is None (the stock kernel), 'new' (the newest one, new/), or
+        a series such as '6.12' or '7.2': whichever of the two has it.
+        The test fails, naming what the kit has, if there is no such one.
+        """
+        if kernel is None:
+            return []
+        if kernel == 'new':
+            self.kit('new', 'Image')
+            return ['new']
+        root = self.kit()
+        have = []
+        for parts in ([], ['new']):
+            path = os.path.join(root, *parts, 'kernel-version')
+            if not os.path.exists(path):
+                continue
+            with open(path, encoding='utf-8') as f:
+                version = f.read().strip()
+            if version.startswith(kernel + '.'):
+                return parts
+            have.append(version)
+        self.fail(f'the guest kit has no kernel {kernel} (it has '
+                  f'{", ".join(have) or "none"}; run make kit)')
+
+    def kernel_version(self, kernel=None):
+        """The uname -r of the kit's kernel KERNEL (see kit_kernel)."""
+        path = self.kit(*self.kit_kernel(kernel), 'kernel-version')
+        with open(path, encoding='utf-8') as f:
+            return f.read().strip()
+
     def scratch_disk(self, name, size=64 << 20, data=None):
         path = self.scratch_file(name)
         with open(path, 'wb') as f:
@@ -102,12 +141,15 @@ class KitTest(QemuSystemTest):
         return path
 
     def kit_machine(self, machine, cmdline, *args, name='kit', mem='1G',
-                    smp=2, opensbi='1.6', qemu_bin=None, reboot=False):
+                    smp=2, opensbi='1.6', qemu_bin=None, reboot=False,
+                    kernel=None):
         """A VM, not launched yet, that boots the kit with CMDLINE.
 
         Its console is the VM's console socket; ARGS are added last.  A
-        guest reboot ends QEMU unless REBOOT.
+        guest reboot ends QEMU unless REBOOT.  KERNEL picks the kit's
+        kernel and its initramfs (see kit_kernel), OPENSBI its firmware.
         """
+        kdir = self.kit_kernel(kernel)
         vm = self.get_vm(name=name)
         if qemu_bin:
             vm._binary = qemu_bin
@@ -117,25 +159,27 @@ class KitTest(QemuSystemTest):
             vm.add_args('-no-reboot')
         vm.add_args('-m', mem, '-smp', str(smp),
                     '-bios', self.kit(f'opensbi-{opensbi}', 'fw_dynamic.bin'),
-                    '-kernel', self.kit('Image'),
-                    '-initrd', self.kit('initrd.cpio.gz'),
+                    '-kernel', self.kit(*kdir, 'Image'),
+                    '-initrd', self.kit(*kdir, 'initrd.cpio.gz'),
                     '-append', cmdline, *args)
         return vm
 
     def boot_kit(self, machine, args=(), opensbi='1.6', cmd=None,
                  append='', timeout=120, smp=2, mem='1G', until='VP-POWEROFF',
-                 qemu_bin=None, name=None):
+                 qemu_bin=None, name=None, kernel=None):
         """Boot the kit to the end of its run and return a GuestRun.
 
         The guest powers itself off; the run fails if it does not reach
-        UNTIL on the console within TIMEOUT seconds.
+        UNTIL on the console within TIMEOUT seconds.  KERNEL and OPENSBI
+        are those of kit_machine.
         """
         cmdline = 'console=ttyS0 earlycon=sbi panic=-1 ' + append
         if cmd:
             cmdline += ' -- ' + cmd
         vm = self.kit_machine(machine, cmdline.strip(), *args,
                               name=name or 'kit', mem=mem, smp=smp,
-                              opensbi=opensbi, qemu_bin=qemu_bin)
+                              opensbi=opensbi, qemu_bin=qemu_bin,
+                              kernel=kernel)
         vm.launch()
         console = self.read_console(vm, until, timeout)
         if until == 'VP-POWEROFF' and until in console:
