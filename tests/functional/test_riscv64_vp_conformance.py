@@ -5,9 +5,8 @@
 # and Server Platform specifications) against the running machine.
 #
 # The table is read from the spec itself: every list-table whose ":name:"
-# starts with "conformance-" after the label ".. _virt-pcie-conformance:",
-# in riscv-virt-pcie.rst or, before that section is merged there, in
-# riscv-virt-pcie-conformance.rst. The tables named conformance-soc-* hold
+# starts with "conformance-" after the label ".. _virt-pcie-conformance:"
+# in riscv-virt-pcie.rst. The tables named conformance-soc-* hold
 # Server SoC rules, conformance-platform-* Server Platform rules; each row is
 # ID, Requirement, Status, Check, Note.
 #
@@ -43,7 +42,7 @@ from qemu.machine.qtest import QEMUQtestMachine
 from qemu_test import QemuSystemTest
 
 SPEC_DIR = os.path.join('docs', 'specs')
-SPEC_FILES = ('riscv-virt-pcie.rst', 'riscv-virt-pcie-conformance.rst')
+SPEC_FILES = ('riscv-virt-pcie.rst',)
 LABEL = '.. _virt-pcie-conformance:'
 HEADER = ['ID', 'Requirement', 'Status', 'Check', 'Note']
 SPECS = {'soc': 'Server SoC', 'platform': 'Server Platform'}

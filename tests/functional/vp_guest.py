@@ -145,6 +145,8 @@ class KitTest(QemuSystemTest):
                     kernel=None):
         """A VM, not launched yet, that boots the kit with CMDLINE.
 
+        CMDLINE None gives no -append at all (the kernel's command line is
+        then empty).
         Its console is the VM's console socket; ARGS are added last.  A
         guest reboot ends QEMU unless REBOOT.  KERNEL picks the kit's
         kernel and its initramfs (see kit_kernel), OPENSBI its firmware.
@@ -160,8 +162,10 @@ class KitTest(QemuSystemTest):
         vm.add_args('-m', mem, '-smp', str(smp),
                     '-bios', self.kit(f'opensbi-{opensbi}', 'fw_dynamic.bin'),
                     '-kernel', self.kit(*kdir, 'Image'),
-                    '-initrd', self.kit(*kdir, 'initrd.cpio.gz'),
-                    '-append', cmdline, *args)
+                    '-initrd', self.kit(*kdir, 'initrd.cpio.gz'))
+        if cmdline is not None:
+            vm.add_args('-append', cmdline)
+        vm.add_args(*args)
         return vm
 
     def boot_kit(self, machine, args=(), opensbi='1.6', cmd=None,

@@ -18,8 +18,12 @@
 #define PCIE_MMIO_BASE      0x40000000ULL
 #define IMSIC_S_BASE        0x10080000000ULL
 #define PCI_HOST_PATH       "/soc/pci@30000000"
-#define CONSOLE_WINDOW      "/soc/pci-io@3000000"
-#define CONSOLE_PATH        CONSOLE_WINDOW "/serial@ff8"
+/* The console: its PCI node, and its firmware view (10.0: in I/O space) */
+#define CONSOLE_FUNCTION    PCI_HOST_PATH "/serial@0,1"
+#define CONSOLE_WINDOW      "/soc/pci-mem@7ffff000"
+#define CONSOLE_PATH        CONSOLE_WINDOW "/serial@7ffff000"
+#define CONSOLE_WINDOW_10_0 "/soc/pci-io@3000000"
+#define CONSOLE_PATH_10_0   CONSOLE_WINDOW_10_0 "/serial@ff8"
 
 /* PCI configuration space */
 #define PCI_VENDOR_ID       0x00
@@ -273,25 +277,32 @@ static void test_dt_pcie(void)
     }
 
     /*
-     * The console's fixed I/O range, for firmware: PCI I/O 0xff8 through
-     * the host bridge's I/O window, in a container the OS does not probe.
+     * The console's fixed memory range, for firmware: its reg is the CPU
+     * address, in a container the OS does not probe that maps the page one
+     * to one.  stdout-path names the function's own node, for the OS.
      */
     g_assert_null(fdt_getprop(fdt, node(fdt, CONSOLE_WINDOW), "compatible",
                               NULL));
     g_assert_cmpuint(cell(fdt, CONSOLE_WINDOW, "#address-cells"), ==, 2);
     p = cells(fdt, CONSOLE_WINDOW, "ranges", &n);
     g_assert_cmpint(n, ==, 6);
-    g_assert_cmphex(fdt32_to_cpu(p[1]), ==, 0);
-    g_assert_cmphex(fdt32_to_cpu(p[3]), ==, 0x3000000);
-    g_assert_cmphex(fdt32_to_cpu(p[5]), ==, 0x10000);
+    g_assert_cmphex(fdt32_to_cpu(p[1]), ==, 0x7ffff000);
+    g_assert_cmphex(fdt32_to_cpu(p[3]), ==, 0x7ffff000);
+    g_assert_cmphex(fdt32_to_cpu(p[5]), ==, 0x1000);
     g_assert(compatible(fdt, CONSOLE_PATH, "ns16550a"));
     g_assert_cmpuint(cell(fdt, CONSOLE_PATH, "clock-frequency"), ==, 1843200);
     p = cells(fdt, CONSOLE_PATH, "reg", &n);
     g_assert_cmpint(n, ==, 4);
-    g_assert_cmphex(fdt32_to_cpu(p[1]), ==, 0xff8);
+    g_assert_cmphex(fdt32_to_cpu(p[1]), ==, 0x7ffff000);
     g_assert_cmphex(fdt32_to_cpu(p[3]), ==, 0x8);
+    g_assert(compatible(fdt, CONSOLE_FUNCTION, "pci1b36,2"));
+    p = cells(fdt, CONSOLE_FUNCTION, "reg", &n);
+    g_assert_cmpint(n, ==, 5);
+    g_assert_cmphex(fdt32_to_cpu(p[0]), ==, 0x100);   /* 00:00.1 */
     stdout_path = fdt_getprop(fdt, node(fdt, "/chosen"), "stdout-path", NULL);
-    g_assert_cmpstr(stdout_path, ==, CONSOLE_PATH);
+    g_assert_cmpstr(stdout_path, ==, CONSOLE_FUNCTION);
+    g_assert_cmpuint(cell(fdt, "/cpus", "timebase-frequency"), ==,
+                     1000000000);
 
     /* Firmware devices */
     g_assert(compatible(fdt, "/soc/test@100000", "syscon"));
@@ -301,6 +312,61 @@ static void test_dt_pcie(void)
     g_assert(compatible(fdt, "/soc/mtimer@2000000", "riscv,aclint-mtimer"));
     g_assert(fdt_getprop(fdt, node(fdt, "/cpus/cpu@0"), "numa-node-id",
                          NULL) == NULL);
+}
+
+/* 10.0 keeps its console in I/O space, named by stdout-path, and 10 MHz */
+static void test_dt_10_0(void)
+{
+    g_autofree void *fdt = dump_dtb("-10.0", "");
+    const fdt32_t *p;
+    int n;
+
+    p = cells(fdt, CONSOLE_WINDOW_10_0, "ranges", &n);
+    g_assert_cmpint(n, ==, 6);
+    g_assert_cmphex(fdt32_to_cpu(p[3]), ==, 0x3000000);
+    p = cells(fdt, CONSOLE_PATH_10_0, "reg", &n);
+    g_assert_cmphex(fdt32_to_cpu(p[1]), ==, 0xff8);
+    g_assert_cmpstr(fdt_getprop(fdt, node(fdt, "/chosen"), "stdout-path",
+                                NULL), ==, CONSOLE_PATH_10_0);
+    g_assert_cmpint(fdt_path_offset(fdt, CONSOLE_FUNCTION), <, 0);
+    g_assert_cmpuint(cell(fdt, "/cpus", "timebase-frequency"), ==, 10000000);
+}
+
+/* -device riscv-iommu-pci: its node, and iommu-map around its own RID */
+static void test_dt_iommu(void)
+{
+    g_autofree void *fdt = dump_dtb("", "-device riscv-iommu-pci,addr=04.0");
+    const char *iommu = PCI_HOST_PATH "/iommu@4";
+    const fdt32_t *p;
+    int n;
+
+    g_assert(compatible(fdt, iommu, "riscv,pci-iommu"));
+    g_assert(compatible(fdt, iommu, "pci1b36,14"));
+    g_assert_cmpuint(cell(fdt, iommu, "#iommu-cells"), ==, 1);
+    p = cells(fdt, iommu, "reg", &n);
+    g_assert_cmphex(fdt32_to_cpu(p[0]), ==, 0x2000);
+    p = cells(fdt, PCI_HOST_PATH, "iommu-map", &n);
+    g_assert_cmpint(n, ==, 8);
+    /* RIDs 0-0x1f and 0x21-0xffff, not 0x20 (00:04.0) */
+    g_assert_cmphex(fdt32_to_cpu(p[0]), ==, 0);
+    g_assert_cmpuint(fdt32_to_cpu(p[1]), ==, cell(fdt, iommu, "phandle"));
+    g_assert_cmphex(fdt32_to_cpu(p[3]), ==, 0x20);
+    g_assert_cmphex(fdt32_to_cpu(p[4]), ==, 0x21);
+    g_assert_cmphex(fdt32_to_cpu(p[7]), ==, 0xffdf);
+}
+
+/* The IOMMU is described once, when the machine is created */
+static void test_iommu_hotplug(void)
+{
+    QTestState *qts = qtest_init("-M virt-pcie");
+    QDict *resp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments':"
+                            " {'driver': 'riscv-iommu-pci', 'id': 'io0'}}");
+    QDict *err = qdict_get_qdict(resp, "error");
+
+    g_assert(err);
+    g_assert(strstr(qdict_get_str(err, "desc"), "cannot be hot-plugged"));
+    qobject_unref(resp);
+    qtest_quit(qts);
 }
 
 static void test_dt_aia_guests(void)
@@ -488,6 +554,12 @@ static const Refused refused[] = {
       "/nonexistent/fw.bin" },
     { "dtb-missing", "-dtb /nonexistent/x.dtb", "/nonexistent/x.dtb" },
     { "maxcpus", "-smp 2,maxcpus=4", "maxcpus (4)" },
+    { "iommu-2", "-device riscv-iommu-pci -device riscv-iommu-pci,id=io1",
+      "second riscv-iommu-pci ('io1')" },
+    { "iommu-port", "-device pcie-root-port,id=rp0 "
+      "-device riscv-iommu-pci,bus=rp0", "not on bus 'rp0'" },
+    { "serial-ea-both", "-device pci-serial,ea-io-base=0x1000,"
+      "ea-mem-base=0x7fffe000", "ea-mem-base (0x7fffe000)" },
 };
 
 static void test_refused(const void *opaque)
@@ -517,6 +589,9 @@ int main(int argc, char **argv)
 
     qtest_add_func("/virt-pcie/dt/interrupts", test_dt_interrupts);
     qtest_add_func("/virt-pcie/dt/pcie", test_dt_pcie);
+    qtest_add_func("/virt-pcie/dt/10.0", test_dt_10_0);
+    qtest_add_func("/virt-pcie/dt/iommu", test_dt_iommu);
+    qtest_add_func("/virt-pcie/iommu-hotplug", test_iommu_hotplug);
     qtest_add_func("/virt-pcie/dt/aia-guests", test_dt_aia_guests);
     qtest_add_func("/virt-pcie/ecam", test_ecam);
     qtest_add_func("/virt-pcie/msi", test_msi);
