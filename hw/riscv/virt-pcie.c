@@ -446,10 +446,8 @@ static void virt_pcie_device_pre_plug(HotplugHandler *hotplug_dev,
     PCIDevice *pdev = PCI_DEVICE(dev);
     PCIBus *bus = pci_get_bus(pdev);
 
-    if (phase_check(PHASE_MACHINE_READY)) {
-        error_setg(errp, "virt-pcie: %s cannot be hot-plugged; add it "
-                   "with -device", TYPE_RISCV_IOMMU_PCI);
-    } else if (s->iommu) {
+    /* (It cannot be hot-plugged: the device itself refuses that) */
+    if (s->iommu) {
         error_setg(errp, "virt-pcie: a second %s%s%s%s is not supported; "
                    "the first one translates for the whole PCIe domain",
                    TYPE_RISCV_IOMMU_PCI, dev->id ? " ('" : "",

@@ -93,11 +93,30 @@ CASES = {
         ['-device', 'pci-serial,ea-io-base=0x1001'],
         r'-device pci-serial,ea-io-base=0x1001: pci-serial: fixed BAR '
         r'address 0x1001 is not a dword aligned 32-bit address'),
-    'ea_io_base_overlaps_console': (
-        ['-device', 'pci-serial,ea-io-base=0xffc'],
+    'ea_mem_base_overlaps_console': (
+        ['-device', 'pci-serial,ea-mem-base=0x7ffff004'],
+        r'-device pci-serial,ea-mem-base=0x7ffff004: pci-serial: fixed BAR '
+        r'0x7ffff004-0x7ffff00b overlaps the fixed BAR 0x7ffff000-0x7ffff007 '
+        r'of pci-serial at 00\.1'),
+    'ea_io_base_overlaps_console_10_0': (
+        ['-M', 'virt-pcie-10.0', '-device', 'pci-serial,ea-io-base=0xffc'],
         r'-device pci-serial,ea-io-base=0xffc: pci-serial: fixed BAR '
         r'0xffc-0x1003 overlaps the fixed BAR 0xff8-0xfff of pci-serial '
         r'at 00\.1'),
+    'ea_io_and_mem_base': (
+        ['-device', 'pci-serial,ea-io-base=0x1000,ea-mem-base=0x7fffe000'],
+        r'pci-serial: ea-io-base \(0x1000\) and ea-mem-base \(0x7fffe000\) '
+        r'are exclusive'),
+    'iommu_second': (
+        ['-device', 'riscv-iommu-pci',
+         '-device', 'riscv-iommu-pci,id=io1'],
+        r"-device riscv-iommu-pci,id=io1: virt-pcie: a second "
+        r"riscv-iommu-pci \('io1'\) is not supported"),
+    'iommu_behind_root_port': (
+        ['-device', 'pcie-root-port,id=rp0',
+         '-device', 'riscv-iommu-pci,bus=rp0'],
+        r"-device riscv-iommu-pci,bus=rp0: virt-pcie: riscv-iommu-pci must "
+        r"be on the root bus, not on bus 'rp0'"),
     'ea_io_base_overlap_each_other': (
         ['-device', 'pci-serial,ea-io-base=0x2000',
          '-device', 'pci-serial,ea-io-base=0x2004'],
