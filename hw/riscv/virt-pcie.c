@@ -191,9 +191,10 @@ static void virt_pcie_fdt_console_io(MachineState *ms)
  * "stdout-path" node, like OpenSBI, takes the first UART it can drive:
  * this one.
  */
-static void virt_pcie_fdt_console_mem(MachineState *ms,
+static void virt_pcie_fdt_console_mem(RISCVVirtPcieState *s,
                                       const RiscvMhPcie *host)
 {
+    MachineState *ms = MACHINE(s);
     static const char compat[] = "pci1b36,2";
     hwaddr page = VIRT_PCIE_CONSOLE_MEM_BASE;
     g_autofree char *window = g_strdup_printf("/soc/pci-mem@%" HWADDR_PRIx,
@@ -217,7 +218,9 @@ static void virt_pcie_fdt_console_mem(MachineState *ms,
 
     fn = riscv_mh_fdt_pci_function(ms, host, "serial", compat,
                                    sizeof(compat), VIRT_PCIE_CONSOLE_DEVFN);
-    qemu_fdt_setprop_string(fdt, "/chosen", "stdout-path", fn);
+    /* stdout=uart: for readers that take "reg" of stdout-path as is */
+    qemu_fdt_setprop_string(fdt, "/chosen", "stdout-path",
+                            s->stdout_uart ? path : fn);
 }
 
 /* -device riscv-iommu-pci: its node, and every other function behind it */
@@ -296,7 +299,7 @@ static void virt_pcie_fdt(RISCVVirtPcieState *s)
     if (vmc->console_io) {
         virt_pcie_fdt_console_io(ms);
     } else {
-        virt_pcie_fdt_console_mem(ms, &host);
+        virt_pcie_fdt_console_mem(s, &host);
     }
     if (s->iommu && vmc->iommu_fdt) {
         virt_pcie_fdt_iommu(s, &host);
@@ -503,6 +506,29 @@ static void virt_pcie_set_aia_guests(Object *obj, Visitor *v,
     s->aia_guests = value;
 }
 
+static char *virt_pcie_get_stdout(Object *obj, Error **errp)
+{
+    return g_strdup(RISCV_VIRT_PCIE_MACHINE(obj)->stdout_uart ? "uart"
+                                                               : "pci");
+}
+
+static void virt_pcie_set_stdout(Object *obj, const char *value,
+                                 Error **errp)
+{
+    RISCVVirtPcieState *s = RISCV_VIRT_PCIE_MACHINE(obj);
+
+    if (RISCV_VIRT_PCIE_MACHINE_GET_CLASS(s)->console_io) {
+        error_setg(errp, "Invalid stdout value '%s': %s has only the "
+                   "console's firmware view", value,
+                   MACHINE_GET_CLASS(obj)->name);
+    } else if (!strcmp(value, "pci") || !strcmp(value, "uart")) {
+        s->stdout_uart = !strcmp(value, "uart");
+    } else {
+        error_setg(errp, "Invalid stdout value '%s': 'pci' (the console "
+                   "function's node) or 'uart' (its firmware view)", value);
+    }
+}
+
 /* Refuse a RAM size out of range before the host memory is allocated */
 static bool virt_pcie_create_default_memdev(MachineState *ms,
                                             const char *path, Error **errp)
@@ -551,6 +577,12 @@ static void virt_pcie_class_init(ObjectClass *oc, const void *data)
                               virt_pcie_set_aia_guests, NULL, NULL);
     object_class_property_set_description(oc, "aia-guests",
         "Guest interrupt files per hart in the S-level IMSIC (0 to 7)");
+    object_class_property_add_str(oc, "stdout", virt_pcie_get_stdout,
+                                  virt_pcie_set_stdout);
+    object_class_property_set_description(oc, "stdout",
+        "What the device tree's stdout-path names: 'pci', the console "
+        "function (Linux then needs no console=), or 'uart', its firmware "
+        "view (for readers without PCI support)");
 }
 
 static const TypeInfo virt_pcie_typeinfo = {

@@ -107,6 +107,14 @@ CASES = {
         ['-device', 'pci-serial,ea-io-base=0x1000,ea-mem-base=0x7fffe000'],
         r'pci-serial: ea-io-base \(0x1000\) and ea-mem-base \(0x7fffe000\) '
         r'are exclusive'),
+    'stdout_value': (
+        ['-M', 'virt-pcie,stdout=serial0'],
+        r"Invalid stdout value 'serial0': 'pci' \(the console function's "
+        r"node\) or 'uart'"),
+    'stdout_10_0': (
+        ['-M', 'virt-pcie-10.0,stdout=pci'],
+        r"Invalid stdout value 'pci': virt-pcie-10\.0 has only the "
+        r"console's firmware view"),
     'iommu_second': (
         ['-device', 'riscv-iommu-pci',
          '-device', 'riscv-iommu-pci,id=io1'],

@@ -314,6 +314,16 @@ static void test_dt_pcie(void)
                          NULL) == NULL);
 }
 
+/* stdout=uart: stdout-path names the firmware view instead */
+static void test_dt_stdout_uart(void)
+{
+    g_autofree void *fdt = dump_dtb(",stdout=uart", "");
+
+    g_assert_cmpstr(fdt_getprop(fdt, node(fdt, "/chosen"), "stdout-path",
+                                NULL), ==, CONSOLE_PATH);
+    node(fdt, CONSOLE_FUNCTION);
+}
+
 /* 10.0 keeps its console in I/O space, named by stdout-path, and 10 MHz */
 static void test_dt_10_0(void)
 {
@@ -590,6 +600,7 @@ int main(int argc, char **argv)
 
     qtest_add_func("/virt-pcie/dt/interrupts", test_dt_interrupts);
     qtest_add_func("/virt-pcie/dt/pcie", test_dt_pcie);
+    qtest_add_func("/virt-pcie/dt/stdout-uart", test_dt_stdout_uart);
     qtest_add_func("/virt-pcie/dt/10.0", test_dt_10_0);
     qtest_add_func("/virt-pcie/dt/iommu", test_dt_iommu);
     qtest_add_func("/virt-pcie/iommu-hotplug", test_iommu_hotplug);

@@ -84,6 +84,7 @@ struct RISCVVirtPcieState {
     uint32_t aia_guests;
     int fdt_size;
     PCIDevice *iommu;           /* -device riscv-iommu-pci, or NULL */
+    bool stdout_uart;           /* stdout-path names the firmware view */
 };
 
 #endif
