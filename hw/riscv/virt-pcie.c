@@ -404,6 +404,12 @@ static void virt_pcie_machine_init(MachineState *ms)
         exit(1);
     }
     virt_pcie_check_ram(ms->ram_size, &error_fatal);
+    if (machine_usb(ms)) {
+        error_report("virt-pcie: usb=on asks for a built-in USB controller, "
+                     "which the machine does not have: add one with "
+                     "-device qemu-xhci");
+        exit(1);
+    }
     riscv_mh_dtb_check(ms->dtb, &error_fatal);
     sockets = virt_pcie_check_harts(ms);
 

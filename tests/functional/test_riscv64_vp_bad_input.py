@@ -107,6 +107,10 @@ CASES = {
         ['-device', 'pci-serial,ea-io-base=0x1000,ea-mem-base=0x7fffe000'],
         r'pci-serial: ea-io-base \(0x1000\) and ea-mem-base \(0x7fffe000\) '
         r'are exclusive'),
+    'usb_on': (
+        ['-M', 'virt-pcie,usb=on'],
+        r'virt-pcie: usb=on asks for a built-in USB controller, which the '
+        r'machine does not have: add one with -device qemu-xhci'),
     'stdout_value': (
         ['-M', 'virt-pcie,stdout=serial0'],
         r"Invalid stdout value 'serial0': 'pci' \(the console function's "
