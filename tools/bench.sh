@@ -113,13 +113,13 @@ boot()
 # $work/NAME.create and peak RSS (MiB) to $work/NAME.rss
 create()
 {
-    local name=$1 machine=$2 smp=$3 out start secs rss
+    local name=$1 machine=$2 smp=$3 extra=${4:-} out start secs rss
     out=$work/$name.time
     start=$EPOCHREALTIME
     if ! printf '%s\n' '{"execute":"qmp_capabilities"}' '{"execute":"quit"}' |
         timeout "$BOOT_TIMEOUT" /usr/bin/time -o "$out" -f '%e %M' \
-            "$QEMU" -M "$machine" -smp "$smp" -bios none -S -display none \
-            -nodefaults -qmp stdio > "$work/$name.qmp" 2>&1; then
+            "$QEMU" -M "$machine" -smp "$smp" $extra -bios none -S \
+            -display none -nodefaults -qmp stdio > "$work/$name.qmp" 2>&1; then
         echo "bench: creating $machine -smp $smp failed:" >&2
         cat "$work/$name.qmp" "$out" >&2
         exit 1
@@ -162,18 +162,28 @@ done
 
 echo
 echo "== Machine creation (paused, until QMP quit), $CREATE_ROUNDS rounds"
+# numa NODES HARTS: -m and -numa options for NODES nodes of 128 MiB with
+# an equal share of HARTS harts (the harts' groups are the NUMA nodes)
+numa()
+{
+    local n per=$(($2 / $1)) args="-m $(($1 * 128))M"
+    for n in $(seq 0 $(($1 - 1))); do
+        args+=" -numa node,cpus=$((n * per))-$((n * per + per - 1)),mem=128M"
+    done
+    echo "$args"
+}
 CREATE=(
     "virt-pcie-1 virt-pcie 1"
     "virt-1 $VIRT 1"
-    "virt-pcie-512 virt-pcie 512,sockets=4"
-    "virt-512 $VIRT 512,sockets=4"
-    "virt-pcie-4096 virt-pcie 4096,sockets=16"
+    "virt-pcie-512 virt-pcie 512 $(numa 4 512)"
+    "virt-512 $VIRT 512 $(numa 4 512)"
+    "virt-pcie-4096 virt-pcie 4096 $(numa 16 4096)"
 )
 for r in $(seq "$CREATE_ROUNDS"); do
     echo " round $r"
     for c in "${CREATE[@]}"; do
-        # shellcheck disable=SC2086
-        create $c
+        read -r name machine smp extra <<< "$c"
+        create "$name" "$machine" "$smp" "$extra"
     done
 done
 

@@ -7,7 +7,9 @@
 #   - NIC option ROMs (ipxe-qemu) for PCI NICs' default romfile;
 #   - EDK2 RISC-V code and vars (qemu-efi-riscv64, trixie) where
 #     bios-tables-test looks for them (pc-bios/ under the build dir).
-# The files are linked from the package cache, not copied.
+# The files are copied (install -C: only when they changed), not linked:
+# the package cache is below the user's home directory, which the user
+# that libvirt runs QEMU as (libvirt-qemu) may not be allowed to enter.
 
 set -euo pipefail
 VP_TOOL=blobs
@@ -39,11 +41,17 @@ done
 for bld in "$@"; do
     data=$bld/qemu-bundle/usr/local/share/qemu
     mkdir -p "$data" "$bld/pc-bios"
-    ln -sfn "$opensbi/fw_dynamic.bin" \
+    # (rm -f: earlier builds linked them, and install would follow a link)
+    copy()
+    {
+        [ -L "$2" ] && rm -f "$2"
+        install -C -m 0644 "$1" "$2" || vp_die "cannot copy $1 to $2"
+    }
+    copy "$opensbi/fw_dynamic.bin" \
         "$data/opensbi-riscv64-generic-fw_dynamic.bin"
     for rom in "$ipxe"/*.rom; do
-        ln -sfn "$rom" "$data/$(basename "$rom")"
+        copy "$rom" "$data/$(basename "$rom")"
     done
-    ln -sfn "$edk2/RISCV_VIRT_CODE.fd" "$bld/pc-bios/edk2-riscv-code.fd"
-    ln -sfn "$edk2/RISCV_VIRT_VARS.fd" "$bld/pc-bios/edk2-riscv-vars.fd"
+    copy "$edk2/RISCV_VIRT_CODE.fd" "$bld/pc-bios/edk2-riscv-code.fd"
+    copy "$edk2/RISCV_VIRT_VARS.fd" "$bld/pc-bios/edk2-riscv-vars.fd"
 done

@@ -24,6 +24,8 @@ conf=(
     --enable-tcg
     --enable-fdt=system
     --enable-slirp
+    --enable-pixman
+    --enable-vnc
     --disable-docs
     --disable-install-blobs
 )

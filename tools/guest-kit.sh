@@ -52,8 +52,11 @@ fi
 want_modules="nvme virtio_blk virtio_net virtio_scsi e1000e ext4"
 # Included when they are modules; silently skipped when built-in or absent.
 # virtio_pci and the generic ECAM host are not module dependencies of the
-# drivers above but are needed for them to see any device.
+# drivers above but are needed for them to see any device. The display
+# drivers (virtio-gpu-pci, bochs-display) and virtio input devices show
+# the console on a display and take its keyboard.
 opt_modules="sd_mod virtio_pci pci_host_generic rtc_goldfish"
+opt_modules="$opt_modules virtio_gpu bochs virtio_input"
 
 # ---- resolve every input ----------------------------------------------------
 

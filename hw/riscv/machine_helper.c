@@ -277,9 +277,31 @@ static void mh_fdt_block_size(void *fdt, const char *path, bool ext,
     }
 }
 
-/* One hart: its cpu node, its interrupt controller and its core entry */
+/*
+ * The cpu-map entry of hart @index (of the whole machine) as -smp places
+ * it: /cpus/cpu-map/socketS/clusterC/coreK, with a threadT below the core
+ * when the cores have more than one thread.  Dies are not described: they
+ * only divide a socket's harts further.
+ */
+static char *mh_smp_map_entry(MachineState *ms, int index)
+{
+    const CpuTopology *t = &ms->smp;
+    int core = index / t->threads;
+    int cluster = core / t->cores;
+    int socket = cluster / t->clusters / t->dies;
+    g_autofree char *path =
+        g_strdup_printf("/cpus/cpu-map/socket%d/cluster%d/core%d", socket,
+                        cluster % t->clusters, core % t->cores);
+
+    if (t->threads == 1) {
+        return g_steal_pointer(&path);
+    }
+    return g_strdup_printf("%s/thread%d", path, index % t->threads);
+}
+
+/* One hart: its cpu node, its interrupt controller and its cpu-map entry */
 static void mh_fdt_hart(MachineState *ms, RISCVHartArrayState *soc,
-                        int socket, int idx, const char *cluster,
+                        int socket, int idx, const char *core,
                         uint32_t *phandle, uint32_t *intc)
 {
     void *fdt = ms->fdt;
@@ -291,7 +313,6 @@ static void mh_fdt_hart(MachineState *ms, RISCVHartArrayState *soc,
     g_autofree char *path = g_strdup_printf("/cpus/cpu@%u", hartid);
     g_autofree char *intc_path = g_strconcat(path, "/interrupt-controller",
                                              NULL);
-    g_autofree char *core = g_strdup_printf("%s/core%d", cluster, idx);
     g_autofree char *mmu = mh_mmu_type(cpu, soc);
 
     qemu_fdt_add_subnode(fdt, path);
@@ -318,7 +339,7 @@ static void mh_fdt_hart(MachineState *ms, RISCVHartArrayState *soc,
     qemu_fdt_setprop(fdt, intc_path, "interrupt-controller", NULL, 0);
     qemu_fdt_setprop_cell(fdt, intc_path, "#interrupt-cells", 1);
 
-    qemu_fdt_add_subnode(fdt, core);
+    qemu_fdt_add_path(fdt, core);
     qemu_fdt_setprop_cell(fdt, core, "cpu", cpu_ph);
     *intc = intc_ph;
 }
@@ -338,16 +359,25 @@ void riscv_mh_fdt_socket_memory(void *fdt, hwaddr addr, uint64_t size,
 
 RiscvMhHarts riscv_mh_fdt_socket(MachineState *ms, RISCVHartArrayState *soc,
                                  int socket, hwaddr dram_base,
+                                 RiscvMhCpuMap map,
                                  uint32_t *phandle, uint32_t *intc)
 {
     RiscvMhHarts h = riscv_mh_socket_harts(soc, socket, intc);
-    uint32_t *mine = intc + mh_first_hart(soc, socket);
+    int first = mh_first_hart(soc, socket);
+    uint32_t *mine = intc + first;
     g_autofree char *cluster =
         g_strdup_printf("/cpus/cpu-map/cluster%d", socket);
 
-    qemu_fdt_add_subnode(ms->fdt, cluster);
+    if (map == RISCV_MH_CPU_MAP_SOCKETS) {
+        qemu_fdt_add_subnode(ms->fdt, cluster);
+    }
+    /* Backwards: each node goes in front of its siblings */
     for (int i = h.count - 1; i >= 0; i--) {
-        mh_fdt_hart(ms, &soc[socket], socket, i, cluster, phandle, &mine[i]);
+        g_autofree char *core = map == RISCV_MH_CPU_MAP_SOCKETS ?
+            g_strdup_printf("%s/core%d", cluster, i) :
+            mh_smp_map_entry(ms, first + i);
+
+        mh_fdt_hart(ms, &soc[socket], socket, i, core, phandle, &mine[i]);
     }
     riscv_mh_fdt_socket_memory(ms->fdt,
                                dram_base + riscv_socket_mem_offset(ms, socket),

@@ -119,8 +119,15 @@ static bool virt_pcie_check_ram(uint64_t size, Error **errp)
     return true;
 }
 
+/*
+ * The harts' groups: each has its MTIMER, APLIC domains and IMSIC group.
+ * They are the NUMA nodes; up to 10.0, -smp sockets without -numa made
+ * one node per socket.
+ */
 static int virt_pcie_check_harts(MachineState *ms)
 {
+    RISCVVirtPcieMachineClass *vmc = RISCV_VIRT_PCIE_MACHINE_GET_CLASS(ms);
+    const char *what = vmc->smp_topology ? "NUMA nodes" : "sockets";
     int sockets;
 
     if (ms->smp.max_cpus != ms->smp.cpus) {
@@ -129,22 +136,31 @@ static int virt_pcie_check_harts(MachineState *ms)
                      ms->smp.max_cpus, ms->smp.cpus);
         exit(1);
     }
-    riscv_mh_numa_from_sockets(ms);
+    if (!vmc->smp_topology) {
+        riscv_mh_numa_from_sockets(ms);
+    }
     sockets = riscv_socket_count(ms);
     if (sockets > VIRT_PCIE_SOCKETS_MAX) {
-        error_report("virt-pcie: %d sockets requested, at most %d",
-                     sockets, VIRT_PCIE_SOCKETS_MAX);
+        error_report("virt-pcie: %d %s requested, at most %d",
+                     sockets, what, VIRT_PCIE_SOCKETS_MAX);
         exit(1);
     }
     for (int i = 0; i < sockets; i++) {
         int harts = riscv_socket_hart_count(ms, i);
 
-        if (harts > VIRT_PCIE_SOCKET_HARTS_MAX) {
+        if (harts <= VIRT_PCIE_SOCKET_HARTS_MAX) {
+            continue;
+        }
+        if (vmc->smp_topology) {
+            error_report("virt-pcie: NUMA node %d has %d harts, at most %d "
+                         "per node (the ACLINT MTIMER limit): use more "
+                         "-numa nodes", i, harts, VIRT_PCIE_SOCKET_HARTS_MAX);
+        } else {
             error_report("virt-pcie: socket %d has %d harts, at most %d "
                          "per socket (the ACLINT MTIMER limit): use more "
                          "sockets", i, harts, VIRT_PCIE_SOCKET_HARTS_MAX);
-            exit(1);
         }
+        exit(1);
     }
     return sockets;
 }
@@ -256,6 +272,8 @@ static void virt_pcie_fdt(RISCVVirtPcieState *s)
     g_autofree uint32_t *intc = g_new0(uint32_t, ms->smp.cpus);
     uint32_t phandle = 1, msi_m, msi_s, aplic_s = 0;
     hwaddr dram = virt_pcie_memmap[VIRT_PCIE_DRAM].base;
+    RiscvMhCpuMap map = vmc->smp_topology ? RISCV_MH_CPU_MAP_SMP :
+                        RISCV_MH_CPU_MAP_SOCKETS;
     RiscvMhIrqParent irq;
 
     g_autofree char *pcie_path = riscv_mh_pcie_path(&host);
@@ -274,8 +292,8 @@ static void virt_pcie_fdt(RISCVVirtPcieState *s)
 
     riscv_mh_fdt_cpus(ms, s->soc, vmc->timebase_freq);
     for (int i = sockets - 1; i >= 0; i--) {
-        RiscvMhHarts h = riscv_mh_fdt_socket(ms, s->soc, i, dram, &phandle,
-                                             intc);
+        RiscvMhHarts h = riscv_mh_fdt_socket(ms, s->soc, i, dram, map,
+                                             &phandle, intc);
 
         riscv_mh_fdt_mtimer(ms, &h, mtimer->base + i * mtimer->size,
                             mtimer->size);
@@ -576,6 +594,8 @@ static void virt_pcie_class_init(ObjectClass *oc, const void *data)
     hc->plug = virt_pcie_device_plug;
     /* The newest version's platform; older versions change it below */
     vmc->iommu_fdt = true;
+    vmc->smp_topology = true;
+    mc->smp_props.clusters_supported = true;
     vmc->timebase_freq = VIRT_PCIE_TIMEBASE_FREQ;
 
     object_class_property_add(oc, "aia-guests", "uint32",
@@ -693,6 +713,8 @@ static void virt_pcie_machine_10_0_options(MachineClass *mc)
     virt_pcie_machine_10_2_options(mc);
     vmc->console_io = true;
     vmc->iommu_fdt = false;
+    vmc->smp_topology = false;
+    mc->smp_props.clusters_supported = false;
     vmc->timebase_freq = RISCV_ACLINT_DEFAULT_TIMEBASE_FREQ;
     compat_props_add(mc->compat_props, hw_compat_10_1, hw_compat_10_1_len);
     compat_props_add(mc->compat_props, hw_compat_10_0, hw_compat_10_0_len);

@@ -29,11 +29,19 @@ CASES = {
         ['-smp', '4097'],
         r"Invalid SMP CPUs 4097\. The max CPUs supported by machine "
         r"'virt-pcie-[\d.]+' is 4096"),
-    'harts_4096_one_socket': (
-        ['-smp', '4096,sockets=1'],
+    'harts_4096_one_node': (
+        ['-smp', '4096'],
+        r'virt-pcie: NUMA node 0 has 4096 harts, at most 4095 per node '
+        r'\(the ACLINT MTIMER limit\): use more -numa nodes'),
+    'too_many_nodes': (
+        ['-smp', '17', '-m', '2176M'] + ['-numa', 'node,mem=128M'] * 17,
+        r'virt-pcie: 17 NUMA nodes requested, at most 16'),
+    # Up to 10.0, -smp sockets were the NUMA nodes (frozen)
+    'harts_4096_one_socket_10_0': (
+        ['-M', 'virt-pcie-10.0', '-smp', '4096,sockets=1'],
         r'virt-pcie: socket 0 has 4096 harts, at most 4095 per socket'),
-    'too_many_sockets': (
-        ['-smp', '17,sockets=17'],
+    'too_many_sockets_10_0': (
+        ['-M', 'virt-pcie-10.0', '-smp', '17,sockets=17'],
         r'virt-pcie: 17 sockets requested, at most 16'),
     'maxcpus_above_cpus': (
         ['-smp', '8,maxcpus=16'],

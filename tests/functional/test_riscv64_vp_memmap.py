@@ -203,23 +203,30 @@ class VirtPcieMemoryMap(QemuSystemTest):
         return row.base + socket * stride, stride
 
     def configs(self):
-        # (smp, sockets, RAM): the smallest machine and the most sockets
-        return (('1', 1, 128 << 20),
-                (f'32,sockets={self.max_sockets}', self.max_sockets, 1 << 30))
+        # (hart options, sockets, RAM): the smallest machine and the most
+        # sockets (the sockets are the NUMA nodes)
+        n = self.max_sockets
+        per = 32 // n
+        numa = []
+        for i in range(n):
+            numa += ['-numa', f'node,cpus={i * per}-{i * per + per - 1},'
+                     f'mem={1024 // n}M']
+        return ((['-smp', '1'], 1, 128 << 20),
+                (['-smp', '32', *numa], n, 1 << 30))
 
     # -- info mtree
 
     def check_mtree(self, smp, sockets, ram):
         vm = self.get_vm(name=f'mtree-{sockets}')
         vm.set_machine('virt-pcie')
-        vm.add_args('-S', '-bios', 'none', '-smp', smp, '-m', f'{ram >> 20}M',
+        vm.add_args('-S', '-bios', 'none', *smp, '-m', f'{ram >> 20}M',
                     '-display', 'none')
         vm.launch()
         text = vm.cmd('human-monitor-command', command_line='info mtree')
         vm.shutdown()
         regions = parse_mtree(text)
         self.assertTrue(regions, 'info mtree shows nothing under system')
-        what = f'(-smp {smp}, -m {ram >> 20}M)'
+        what = f'({" ".join(smp)}, -m {ram >> 20}M)'
 
         inside = {r.name: [] for r in self.table}
         for start, end, kind, name in regions:
@@ -268,7 +275,7 @@ class VirtPcieMemoryMap(QemuSystemTest):
     def dumpdtb(self, smp, ram):
         dtb = self.scratch_file(f'virt-pcie-{ram}.dtb')
         subprocess.run([self.qemu_bin, '-M', 'virt-pcie', '-bios', 'none',
-                        '-smp', smp, '-m', f'{ram >> 20}M', '-display', 'none',
+                        *smp, '-m', f'{ram >> 20}M', '-display', 'none',
                         '-machine', f'dumpdtb={dtb}'],
                        check=True, timeout=120, capture_output=True)
         dts = subprocess.run(['dtc', '-q', '-I', 'dtb', '-O', 'dts', dtb],
@@ -295,7 +302,7 @@ class VirtPcieMemoryMap(QemuSystemTest):
 
     def check_dtb(self, smp, sockets, ram):
         root = self.dumpdtb(smp, ram)
-        what = f'(-smp {smp}, -m {ram >> 20}M)'
+        what = f'({" ".join(smp)}, -m {ram >> 20}M)'
         per_socket = {}
 
         def add(name, node, start, size):

@@ -26,6 +26,13 @@
 #define CONSOLE_PATH_10_0   CONSOLE_WINDOW_10_0 "/serial@ff8"
 
 /* PCI configuration space */
+/* Two NUMA nodes of two harts each; seventeen nodes */
+#define NUMA_2X2 "-numa node,cpus=0-1,mem=256M -numa node,cpus=2-3,mem=256M"
+#define NODE_128M "-numa node,mem=128M "
+#define NUMA_17 "-m 2176M " NODE_128M NODE_128M NODE_128M NODE_128M \
+    NODE_128M NODE_128M NODE_128M NODE_128M NODE_128M NODE_128M NODE_128M \
+    NODE_128M NODE_128M NODE_128M NODE_128M NODE_128M NODE_128M
+
 #define PCI_VENDOR_ID       0x00
 #define PCI_COMMAND         0x04
 #define PCI_COMMAND_MEMORY  0x2
@@ -161,7 +168,7 @@ static int count_compatible(const void *fdt, const char *compat)
 
 static void test_dt_interrupts(void)
 {
-    g_autofree void *fdt = dump_dtb("", "-smp 4,sockets=2 -m 512M");
+    g_autofree void *fdt = dump_dtb("", "-smp 4 -m 512M " NUMA_2X2);
     const char *imsic_m = "/soc/interrupt-controller@10000000000";
     const char *imsic_s = "/soc/interrupt-controller@10080000000";
     const char *aplic_m = "/soc/interrupt-controller@c000000";
@@ -225,10 +232,56 @@ static void test_dt_interrupts(void)
     g_assert_cmpint(n, ==, 2);
     g_assert_cmpuint(fdt32_to_cpu(p[0]), ==, 1);
 
-    /* Two sockets are two NUMA nodes, with half of the RAM each */
+    /* Two NUMA nodes, with half of the RAM each */
     g_assert_cmpuint(cell(fdt, "/cpus/cpu@3", "numa-node-id"), ==, 1);
     p = cells(fdt, "/memory@90000000", "reg", &n);
     g_assert_cmphex(fdt32_to_cpu(p[3]), ==, 0x10000000);
+}
+
+/* The cpu node a cpu-map entry points to */
+static char *cpu_map_target(const void *fdt, const char *entry)
+{
+    return phandle_path(fdt, cell(fdt, entry, "cpu"));
+}
+
+/*
+ * -smp sockets, clusters, cores and threads are the cpu-map; they are not
+ * NUMA nodes: this is what libvirt asks for a plain <vcpu>N</vcpu>.
+ */
+static void test_dt_smp_topology(void)
+{
+    g_autofree void *fdt = dump_dtb("", "-smp 8,sockets=2,clusters=1,"
+                                    "cores=2,threads=2");
+    g_autofree char *cpu = NULL;
+
+    g_assert_cmpint(count_compatible(fdt, "riscv,aclint-mtimer"), ==, 1);
+    g_assert(!fdt_getprop(fdt, node(fdt, "/cpus/cpu@7"), "numa-node-id",
+                          NULL));
+    cpu = cpu_map_target(fdt, "/cpus/cpu-map/socket0/cluster0/core0/thread1");
+    g_assert_cmpstr(cpu, ==, "/cpus/cpu@1");
+    g_free(cpu);
+    cpu = cpu_map_target(fdt, "/cpus/cpu-map/socket1/cluster0/core1/thread0");
+    g_assert_cmpstr(cpu, ==, "/cpus/cpu@6");
+    g_free(cpu);
+
+    /* libvirt's -smp for 17 vCPUs: 17 sockets of one core, one node */
+    g_free(fdt);
+    fdt = dump_dtb("", "-smp 17,sockets=17,cores=1,threads=1");
+    cpu = cpu_map_target(fdt, "/cpus/cpu-map/socket16/cluster0/core0");
+    g_assert_cmpstr(cpu, ==, "/cpus/cpu@16");
+    g_assert_cmpint(count_compatible(fdt, "riscv,aclint-mtimer"), ==, 1);
+}
+
+/* Up to virt-pcie-10.0, -smp sockets were NUMA nodes with a cluster each */
+static void test_dt_sockets_10_0(void)
+{
+    g_autofree void *fdt = dump_dtb("-10.0", "-smp 4,sockets=2 -m 512M");
+    g_autofree char *cpu = NULL;
+
+    g_assert_cmpint(count_compatible(fdt, "riscv,aclint-mtimer"), ==, 2);
+    g_assert_cmpuint(cell(fdt, "/cpus/cpu@3", "numa-node-id"), ==, 1);
+    cpu = cpu_map_target(fdt, "/cpus/cpu-map/cluster1/core0");
+    g_assert_cmpstr(cpu, ==, "/cpus/cpu@2");
 }
 
 static void test_dt_pcie(void)
@@ -525,11 +578,13 @@ static void test_mmio_policy(void)
     qtest_quit(qts);
 }
 
-/* The largest machine: 4096 harts in 2 sockets */
+/* The largest machine: 4096 harts in 2 NUMA nodes */
 static void test_4096_harts(void)
 {
     gint64 start = g_get_monotonic_time();
-    g_autofree void *fdt = dump_dtb("", "-smp 4096,sockets=2 -m 1G");
+    g_autofree void *fdt = dump_dtb("", "-smp 4096 -m 1G "
+                                    "-numa node,cpus=0-2047,mem=512M "
+                                    "-numa node,cpus=2048-4095,mem=512M");
     int cpus = 0;
 
     g_test_message("4096 harts created in %.1f s",
@@ -553,8 +608,10 @@ typedef struct Refused {
 
 static const Refused refused[] = {
     { "smp-4097", "-smp 4097", "4097" },
-    { "socket-4096", "-smp 4096,sockets=1", "4096 harts" },
-    { "sockets-32", "-smp 32,sockets=32", "32 sockets" },
+    { "node-4096", "-smp 4096", "NUMA node 0 has 4096 harts" },
+    { "nodes-17", "-smp 17 " NUMA_17, "17 NUMA nodes" },
+    { "sockets-32-10.0", "-M virt-pcie-10.0 -smp 32,sockets=32",
+      "32 sockets" },
     { "ram-64M", "-m 64M", "64 MiB" },
     { "ram-2T", "-m 2T", "2097152 MiB" },
     { "aia-guests-8", "-M virt-pcie,aia-guests=8", "aia-guests value 8" },
@@ -599,6 +656,8 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
 
     qtest_add_func("/virt-pcie/dt/interrupts", test_dt_interrupts);
+    qtest_add_func("/virt-pcie/dt/smp-topology", test_dt_smp_topology);
+    qtest_add_func("/virt-pcie/dt/sockets-10.0", test_dt_sockets_10_0);
     qtest_add_func("/virt-pcie/dt/pcie", test_dt_pcie);
     qtest_add_func("/virt-pcie/dt/stdout-uart", test_dt_stdout_uart);
     qtest_add_func("/virt-pcie/dt/10.0", test_dt_10_0);

@@ -140,9 +140,15 @@ RiscvMhHarts riscv_mh_socket_harts(const RISCVHartArrayState *soc,
 /* /cpus with @timebase (Hz) and an empty /cpus/cpu-map, for @soc's harts. */
 void riscv_mh_fdt_cpus(MachineState *ms, RISCVHartArrayState *soc,
                        uint32_t timebase);
-/* cpu-map cluster, cpu + intc nodes, memory of @socket; fills @intc. */
+/* What the cpu-map of the device tree describes */
+typedef enum RiscvMhCpuMap {
+    RISCV_MH_CPU_MAP_SOCKETS,   /* cluster<socket>/core<i>: the sockets */
+    RISCV_MH_CPU_MAP_SMP,       /* socket/cluster/core[/thread] of -smp */
+} RiscvMhCpuMap;
+/* cpu-map entries, cpu + intc nodes, memory of @socket; fills @intc. */
 RiscvMhHarts riscv_mh_fdt_socket(MachineState *ms, RISCVHartArrayState *soc,
                                  int socket, hwaddr dram_base,
+                                 RiscvMhCpuMap map,
                                  uint32_t *phandle, uint32_t *intc);
 /* memory node of one socket, numa-node-id when NUMA is on. */
 void riscv_mh_fdt_socket_memory(void *fdt, hwaddr addr, uint64_t size,

@@ -71,6 +71,7 @@ struct RISCVVirtPcieMachineClass {
     /* What a version fixes for its guests */
     bool console_io;            /* console range in I/O space (10.0) */
     bool iommu_fdt;             /* riscv-iommu-pci in the device tree */
+    bool smp_topology;          /* cpu-map from -smp; sockets not nodes */
     uint32_t timebase_freq;     /* Hz of the time CSR and the MTIMER */
 };
 
