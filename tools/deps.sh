@@ -31,16 +31,22 @@ lean=(libvirt-daemon-system)
 [ -d /run/systemd/system ] || lean+=(libvirt-daemon-system-sysv)
 
 # missing_of NAME...: the specs of the wanted packages that are not there
+# (one dpkg-query for all of them: a build with nothing to do stays fast)
 missing_of()
 {
     local w name min spec have
+    local -A status=()
+    while IFS='|' read -r name have; do
+        status[$name]=$have
+    done < <(for w in "$@"; do echo "${w%%[/:]*}"; done |
+             xargs dpkg-query -W -f='${Package}|${Status} ${Version}\n' \
+                 2>/dev/null || true)
     for w in "$@"; do
         name=${w%%[/:]*}
         min=
         [[ "$w" == *:* ]] && min=${w##*:}
         spec=${w%%:*}
-        have=$(dpkg-query -W -f='${Status} ${Version}' "$name" \
-                   2>/dev/null || true)
+        have=${status[$name]:-}
         if [[ "$have" != "install ok installed"* ]]; then
             echo "$spec"
         elif [ -n "$min" ] &&

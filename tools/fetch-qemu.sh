@@ -79,7 +79,7 @@ fi
 # The suites whose source index lists qemu version $1, e.g. "sid".
 suites_listing()
 {
-    apt-cache madison qemu 2>/dev/null |
+    vp_apt_memo apt-cache madison qemu |
         awk -F'|' -v v="$1" '
             { ver = $2; gsub(/[[:space:]]/, "", ver) }
             ver == v && $3 ~ /Sources[[:space:]]*$/ {

@@ -67,7 +67,7 @@ vp_resolve linux-image-riscv64 riscv64 trixie
 meta_ver=$VER
 kpkg=
 if [ -n "$(vp_apt_version linux-image-riscv64:riscv64 trixie)" ]; then
-    kdep=$(apt-cache show "linux-image-riscv64:riscv64=$meta_ver" 2>/dev/null |
+    kdep=$(vp_apt_memo apt-cache show "linux-image-riscv64:riscv64=$meta_ver" |
         sed -n 's/^Depends: *//p' | head -n 1 | tr ',|' '\n\n' |
         grep -m 1 '^ *linux-image-' || true)
     kpkg=$(printf '%s' "$kdep" | sed 's/^ *\([^ :(]*\).*/\1/')

@@ -62,12 +62,39 @@ vp_note()
 VP_DEBS=$VP_CACHE/debs
 VP_EXTRACT=$VP_CACHE/extract
 
-# apt-cache is slow here (no pkgcache.bin is kept), so query it once for
-# several packages and look versions up in the saved output.
+# vp_apt_memo COMMAND ARGS...: the output of an apt-cache command, which
+# is slow here (about 2 s: the host keeps no pkgcache.bin). It is kept in
+# $VP_CACHE/apt-memo and given again while the indexes and sources apt
+# reads are unchanged (their modification times and sizes are the key), so
+# that a build with nothing to do asks apt nothing. A failed command is
+# not kept.
+vp_apt_memo()
+{
+    local key memo=$VP_CACHE/apt-memo
+    key=$({ printf '%s\n' "$@"
+            stat -c '%n %Y %s' /var/lib/apt/lists /etc/apt/sources.list \
+                /etc/apt/sources.list.d /etc/apt/sources.list.d/* \
+                "$VP_APT/lists" "$VP_APT/virt-pcie.sources" 2>/dev/null
+          } | sha256sum | cut -c 1-40)
+    if [ -f "$memo/$key" ]; then
+        cat "$memo/$key"
+        return 0
+    fi
+    mkdir -p "$memo" || return 1
+    "$@" > "$memo/$key.$$" 2>/dev/null </dev/null || {
+        rm -f "$memo/$key.$$"
+        return 1
+    }
+    mv -f "$memo/$key.$$" "$memo/$key"
+    cat "$memo/$key"
+}
+
+# Query apt-cache once for several packages and look versions up in the
+# saved output.
 VP_MADISON=
 vp_apt_query()
 {
-    VP_MADISON+=$(apt-cache madison "$@" 2>/dev/null || true)$'\n'
+    VP_MADISON+=$(vp_apt_memo apt-cache madison "$@" || true)$'\n'
 }
 
 # The suites that tools/apt-sources.sh does not add to the host's apt
@@ -131,10 +158,13 @@ vp_apt_run()
 {
     local rel=$1 cmd=$2
     shift 2
+    local memo=
+    # apt-cache only reads: its answers are kept (vp_apt_memo)
+    [ "$cmd" = apt-cache ] && memo=vp_apt_memo
     if vp_apt_private "$rel"; then
-        "$cmd" "${VP_APT_OPTS[@]}" "$@"
+        $memo "$cmd" "${VP_APT_OPTS[@]}" "$@"
     else
-        "$cmd" "$@"
+        $memo "$cmd" "$@"
     fi
 }
 
@@ -191,7 +221,7 @@ EOT
 # vp_apt_query_private PACKAGE...: vp_apt_query for $VP_APT_SUITES.
 vp_apt_query_private()
 {
-    VP_MADISON+=$(apt-cache "${VP_APT_OPTS[@]}" madison "$@" 2>/dev/null ||
+    VP_MADISON+=$(vp_apt_memo apt-cache "${VP_APT_OPTS[@]}" madison "$@" ||
                   true)$'\n'
 }
 

@@ -24,12 +24,34 @@ base=${VP_BASE:-$VP_BUILD/base}
 
 # The overlay: every tracked or new file below these QEMU directories.
 overlay_dirs="hw include configs docs tests"
+patchdir=${VP_PATCHES:-$VP_TOP/patches}
+series=$patchdir/series
+
+# Everything the tree is made of: the base (its path and version), this
+# script, the series with its patches and the overlay files. When none of
+# it changed since OUT was made, OUT is up to date.
+inputs()
+{
+    echo "base $(readlink -f "$base") $(cat "$base/VERSION")"
+    (cd "$VP_TOP" &&
+     find tools/prepare-tree.sh $overlay_dirs -type f -print0 2>/dev/null |
+         sort -z | xargs -0 sha256sum)
+    if [ -f "$series" ]; then
+        sha256sum "$series"
+        while read -r p _; do
+            case "$p" in ''|'#'*) continue ;; esac
+            sha256sum "$patchdir/$p" 2>/dev/null || echo "missing $p"
+        done < "$series"
+    fi
+}
+key=$(inputs | sha256sum | cut -d' ' -f1)
+if [ -f "$out/.vp-inputs" ] && [ "$(cat "$out/.vp-inputs")" = "$key" ]; then
+    exit 0
+fi
 
 mkdir -p "$stage"
 rsync -a --delete "$base/" "$stage/"
 
-patchdir=${VP_PATCHES:-$VP_TOP/patches}
-series=$patchdir/series
 if [ -f "$series" ]; then
     while read -r p _; do
         case "$p" in ''|'#'*) continue ;; esac
@@ -57,3 +79,4 @@ done
 mkdir -p "$out"
 # No -t: a file whose content did not change keeps its old timestamp.
 rsync -rlp --checksum --delete "$stage/" "$out/"
+echo "$key" > "$out/.vp-inputs"
