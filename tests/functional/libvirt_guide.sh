@@ -16,7 +16,9 @@
 #  - 64: the kernel brings up "1 node, 64 CPUs" (a boot to the shell of 64
 #    harts on TCG takes minutes on 2 host CPUs: the domain is destroyed
 #    then);
-#  - libvirt ran QEMU as libvirt-qemu, and QEMU found its default firmware.
+#  - libvirt ran QEMU as libvirt-qemu, and QEMU found its default firmware;
+#  - virt-qemu-run with the guide's private qemu.conf runs the guest to its
+#    poweroff, and returns on Ctrl-C.
 # Prints "ok NAME" or "FAIL NAME" per check; exits non-zero on a failure.
 
 set -u
@@ -176,6 +178,47 @@ if run_domain 64; then
         fail "qemu-as-libvirt-qemu" "QEMU runs as '${user:-?}'"
     fi
     "${virsh[@]}" destroy "$name" > /dev/null 2>&1
+fi
+
+# virt-qemu-run, as the guide says: a private directory with its
+# qemu.conf, the domain with a file console; the guest is told to run
+# "true" (the kit then powers off) since nobody types into a file.
+# libvirt 9.0's virt-qemu-run returns only on Ctrl-C (SIGINT) after that.
+vm=$tmp/vm
+chmod 755 "$tmp"    # (mktemp's 0700 would keep libvirt-qemu out)
+mkdir -p "$vm/etc"
+sed -n '/^Without a daemon/,/^The guest runs until/p' "$guide" |
+    sed -n 's/^  echo \(.*\) > vm\/etc\/qemu.conf$/\1/p' > "$tmp/echo"
+eval "echo $(cat "$tmp/echo")" > "$vm/etc/qemu.conf"
+sed -e "s|/path/to/virt-pcie|$top|g" \
+    -e "s|<name>riscv</name>|<name>$name-run</name>|" \
+    -e "s|<serial type='pty'/>|<serial type='file'><source \
+path='$tmp/run-console'/></serial>|" \
+    -e "s|</initrd>|</initrd><cmdline>-- true</cmdline>|" \
+    "$tmp/guide.xml" > "$tmp/run.xml"
+virt-qemu-run --root "$vm" "$tmp/run.xml" > "$tmp/run.log" 2>&1 &
+runner=$!
+for _ in $(seq 600); do
+    grep -q VP-POWEROFF "$tmp/run-console" 2>/dev/null && break
+    kill -0 "$runner" 2>/dev/null || break
+    sleep 0.2
+done
+if grep -q '^stdio_handler = "file"$' "$vm/etc/qemu.conf" &&
+   grep -q VP-POWEROFF "$tmp/run-console" 2>/dev/null; then
+    ok virt-qemu-run-poweroff
+else
+    fail virt-qemu-run-poweroff "$(tail -n 3 "$tmp/run.log" | tr '\n' ' ')"
+fi
+kill -INT "$runner" 2>/dev/null
+for _ in $(seq 100); do
+    kill -0 "$runner" 2>/dev/null || break
+    sleep 0.1
+done
+if kill -0 "$runner" 2>/dev/null; then
+    fail virt-qemu-run-ctrl-c "still running 10 s after SIGINT"
+    kill -9 "$runner"
+else
+    ok virt-qemu-run-ctrl-c
 fi
 
 exit $failed
