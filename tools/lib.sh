@@ -74,7 +74,8 @@ vp_apt_memo()
     key=$({ printf '%s\n' "$@"
             stat -c '%n %Y %s' /var/lib/apt/lists /etc/apt/sources.list \
                 /etc/apt/sources.list.d /etc/apt/sources.list.d/* \
-                "$VP_APT/lists" "$VP_APT/virt-pcie.sources" 2>/dev/null
+                "$VP_APT/lists" "$VP_APT/virt-pcie.sources" 2>/dev/null ||
+                true    # (some of them need not exist)
           } | sha256sum | cut -c 1-40)
     if [ -f "$memo/$key" ]; then
         cat "$memo/$key"

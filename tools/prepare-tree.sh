@@ -29,7 +29,8 @@ series=$patchdir/series
 
 # Everything the tree is made of: the base (its path and version), this
 # script, the series with its patches and the overlay files. When none of
-# it changed since OUT was made, OUT is up to date.
+# it changed since OUT was made, OUT is up to date. (The key is kept next
+# to OUT, not in it: OUT is exactly the patched tree.)
 inputs()
 {
     echo "base $(readlink -f "$base") $(cat "$base/VERSION")"
@@ -45,7 +46,8 @@ inputs()
     fi
 }
 key=$(inputs | sha256sum | cut -d' ' -f1)
-if [ -f "$out/.vp-inputs" ] && [ "$(cat "$out/.vp-inputs")" = "$key" ]; then
+stamp=$out.inputs
+if [ -d "$out" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$key" ]; then
     exit 0
 fi
 
@@ -79,4 +81,4 @@ done
 mkdir -p "$out"
 # No -t: a file whose content did not change keeps its old timestamp.
 rsync -rlp --checksum --delete "$stage/" "$out/"
-echo "$key" > "$out/.vp-inputs"
+echo "$key" > "$stamp"

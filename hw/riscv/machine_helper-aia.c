@@ -24,14 +24,19 @@
 #define MH_APLIC_ADDR_CELLS 0
 #define MH_APLIC_INT_CELLS 2
 
-DeviceState *riscv_mh_mtimer_create(hwaddr base,
-                                    const RISCVHartArrayState *soc,
-                                    uint32_t freq)
+void riscv_mh_mtimer_create(hwaddr base, hwaddr stride,
+                            const RISCVHartArrayState *soc, uint32_t freq)
 {
-    return riscv_aclint_mtimer_create(base, RISCV_ACLINT_DEFAULT_MTIMER_SIZE,
-                                      soc->hartid_base, soc->num_harts,
-                                      RISCV_ACLINT_DEFAULT_MTIMECMP,
-                                      RISCV_ACLINT_DEFAULT_MTIME, freq, true);
+    for (int first = 0; first < soc->num_harts;
+         first += RISCV_ACLINT_MAX_HARTS) {
+        int count = MIN(soc->num_harts - first, RISCV_ACLINT_MAX_HARTS);
+
+        riscv_aclint_mtimer_create(base, RISCV_ACLINT_DEFAULT_MTIMER_SIZE,
+                                   soc->hartid_base + first, count,
+                                   RISCV_ACLINT_DEFAULT_MTIMECMP,
+                                   RISCV_ACLINT_DEFAULT_MTIME, freq, true);
+        base += stride;
+    }
 }
 
 void riscv_mh_fdt_mtimer(MachineState *ms, const RiscvMhHarts *h,
@@ -52,6 +57,21 @@ void riscv_mh_fdt_mtimer(MachineState *ms, const RiscvMhHarts *h,
                                  2, RISCV_ACLINT_DEFAULT_MTIME);
     qemu_fdt_setprop(ms->fdt, path, "interrupts-extended", ie, len);
     riscv_socket_fdt_write_id(ms, path, h->socket);
+}
+
+void riscv_mh_fdt_mtimers(MachineState *ms, const RiscvMhHarts *h,
+                          hwaddr base, hwaddr stride, hwaddr size)
+{
+    for (int first = 0; first < h->count; first += RISCV_ACLINT_MAX_HARTS) {
+        RiscvMhHarts part = {
+            .socket = h->socket,
+            .count = MIN(h->count - first, RISCV_ACLINT_MAX_HARTS),
+            .intc = h->intc + first,
+        };
+
+        riscv_mh_fdt_mtimer(ms, &part, base, size);
+        base += stride;
+    }
 }
 
 void riscv_mh_fdt_socket_clint(void *fdt, hwaddr addr, uint64_t size,

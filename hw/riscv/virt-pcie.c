@@ -152,9 +152,14 @@ static int virt_pcie_check_harts(MachineState *ms)
             continue;
         }
         if (vmc->smp_topology) {
-            error_report("virt-pcie: NUMA node %d has %d harts, at most %d "
-                         "per node (the ACLINT MTIMER limit): use more "
-                         "-numa nodes", i, harts, VIRT_PCIE_SOCKET_HARTS_MAX);
+            /* Its second MTIMER takes the block of socket 1 */
+            if (sockets == 1) {
+                continue;
+            }
+            error_report("virt-pcie: NUMA node %d has %d harts: a node of "
+                         "more than %d harts (the ACLINT MTIMER limit) must "
+                         "be the only node", i, harts,
+                         VIRT_PCIE_SOCKET_HARTS_MAX);
         } else {
             error_report("virt-pcie: socket %d has %d harts, at most %d "
                          "per socket (the ACLINT MTIMER limit): use more "
@@ -295,8 +300,8 @@ static void virt_pcie_fdt(RISCVVirtPcieState *s)
         RiscvMhHarts h = riscv_mh_fdt_socket(ms, s->soc, i, dram, map,
                                              &phandle, intc);
 
-        riscv_mh_fdt_mtimer(ms, &h, mtimer->base + i * mtimer->size,
-                            mtimer->size);
+        riscv_mh_fdt_mtimers(ms, &h, mtimer->base + i * mtimer->size,
+                             mtimer->size, mtimer->size);
     }
 
     msi_m = phandle++;
@@ -345,8 +350,8 @@ static void virt_pcie_create_socket(RISCVVirtPcieState *s, int socket)
                      "needs 64-bit harts", ms->cpu_type);
         exit(1);
     }
-    riscv_mh_mtimer_create(mtimer->base + socket * mtimer->size, soc,
-                           timebase);
+    riscv_mh_mtimer_create(mtimer->base + socket * mtimer->size,
+                           mtimer->size, soc, timebase);
     /* Windows: 8192 files would exceed QEMU's 4096 memory sections */
     riscv_mh_imsic_create_window(&imsic_m, soc, socket);
     riscv_mh_imsic_create_window(&imsic_s, soc, socket);

@@ -126,11 +126,11 @@ for n in 2 17; do
         continue
     fi
     ok "shell-$n"
-    printf '%s\n' 'echo VP-TOPO $(nproc) $(ls -d /sys/devices/system/node/node* |
-wc -l) $(cat /sys/devices/system/cpu/cpu*/topology/physical_package_id |
-sort -u | wc -l)' | tr -d '\n' > "$tmp/cmd"
-    printf '\n' >> "$tmp/cmd"
-    cat "$tmp/cmd" > "$pty"
+    # nproc, NUMA nodes, packages
+    printf '%s %s %s\n' 'echo VP-TOPO $(nproc)' \
+        '$(ls -d /sys/devices/system/node/node*|wc -l)' \
+        '$(cat /sys/devices/system/cpu/cpu*/topology/physical_package_id|'\
+'sort -u|wc -l)' > "$pty"
     if wait_for '^VP-TOPO ' 60; then
         read -r _ cpus nodes pkgs < <(tr -d '\r' < "$tmp/console" |
                                       grep '^VP-TOPO ' | head -n 1)

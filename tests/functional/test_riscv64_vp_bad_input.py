@@ -29,10 +29,11 @@ CASES = {
         ['-smp', '4097'],
         r"Invalid SMP CPUs 4097\. The max CPUs supported by machine "
         r"'virt-pcie-[\d.]+' is 4096"),
-    'harts_4096_one_node': (
-        ['-smp', '4096'],
-        r'virt-pcie: NUMA node 0 has 4096 harts, at most 4095 per node '
-        r'\(the ACLINT MTIMER limit\): use more -numa nodes'),
+    'harts_4096_node_not_alone': (
+        ['-smp', '4096', '-m', '1G', '-numa', 'node,cpus=0-4095,mem=512M',
+         '-numa', 'node,mem=512M'],
+        r'virt-pcie: NUMA node 0 has 4096 harts: a node of more than 4095 '
+        r'harts \(the ACLINT MTIMER limit\) must be the only node'),
     'too_many_nodes': (
         ['-smp', '17', '-m', '2176M'] + ['-numa', 'node,mem=128M'] * 17,
         r'virt-pcie: 17 NUMA nodes requested, at most 16'),

@@ -87,7 +87,8 @@ HOTPLUG_SH = (
     'until [ $(($(rw $st)&64)) = 0 ];do sleep 0.2;done;'
     'echo VP-HP-GONE $(ls /sys/bus/pci/devices|grep -c ^0000:01:)')
 HOTPLUG_CMD = ('echo ' + base64.b64encode(
-    gzip.compress(HOTPLUG_SH.encode(), mtime=0)).decode() + '|base64 -d|zcat|sh')
+    gzip.compress(HOTPLUG_SH.encode(), mtime=0)).decode()
+    + '|base64 -d|zcat|sh')
 
 
 class KitOnVirtPcie(KitTest):

@@ -600,6 +600,28 @@ static void test_4096_harts(void)
     g_assert_cmpuint(cell(fdt, "/cpus/cpu@4095", "numa-node-id"), ==, 1);
 }
 
+/*
+ * libvirt's -smp for 4096 vCPUs without <numa>: one node of 4096 harts,
+ * whose last hart has a second MTIMER, in the block of socket 1
+ */
+static void test_4096_harts_one_node(void)
+{
+    g_autofree void *fdt = dump_dtb("", "-smp 4096,sockets=4096,cores=1");
+    const fdt32_t *p;
+    int n;
+
+    g_assert_cmpint(count_compatible(fdt, "riscv,aclint-mtimer"), ==, 2);
+    p = cells(fdt, "/soc/mtimer@2000000", "interrupts-extended", &n);
+    g_assert_cmpint(n, ==, 2 * 4095);
+    p = cells(fdt, "/soc/mtimer@2008000", "interrupts-extended", &n);
+    g_assert_cmpint(n, ==, 2);
+    g_assert_cmpuint(fdt32_to_cpu(p[0]), ==,
+                     fdt_get_phandle(fdt, node(fdt, "/cpus/cpu@4095/"
+                                               "interrupt-controller")));
+    g_assert(!fdt_getprop(fdt, node(fdt, "/cpus/cpu@4095"), "numa-node-id",
+                          NULL));
+}
+
 typedef struct Refused {
     const char *name;
     const char *args;
@@ -608,7 +630,8 @@ typedef struct Refused {
 
 static const Refused refused[] = {
     { "smp-4097", "-smp 4097", "4097" },
-    { "node-4096", "-smp 4096", "NUMA node 0 has 4096 harts" },
+    { "node-4096-of-2", "-smp 4096 -m 1G -numa node,cpus=0-4095,mem=512M "
+      "-numa node,mem=512M", "a node of more than 4095 harts" },
     { "nodes-17", "-smp 17 " NUMA_17, "17 NUMA nodes" },
     { "sockets-32-10.0", "-M virt-pcie-10.0 -smp 32,sockets=32",
       "32 sockets" },
@@ -657,6 +680,8 @@ int main(int argc, char **argv)
 
     qtest_add_func("/virt-pcie/dt/interrupts", test_dt_interrupts);
     qtest_add_func("/virt-pcie/dt/smp-topology", test_dt_smp_topology);
+    qtest_add_func("/virt-pcie/harts-4096-one-node",
+                   test_4096_harts_one_node);
     qtest_add_func("/virt-pcie/dt/sockets-10.0", test_dt_sockets_10_0);
     qtest_add_func("/virt-pcie/dt/pcie", test_dt_pcie);
     qtest_add_func("/virt-pcie/dt/stdout-uart", test_dt_stdout_uart);

@@ -158,10 +158,16 @@ void riscv_mh_fdt_pmu(MachineState *ms, RISCVHartArrayState *soc);
 
 /* ACLINT and SiFive CLINT (machine_helper-aia.c) */
 
-/* ACLINT MTIMER of @soc's harts at @base, counting at @freq Hz. */
-DeviceState *riscv_mh_mtimer_create(hwaddr base,
-                                    const RISCVHartArrayState *soc,
-                                    uint32_t freq);
+/*
+ * ACLINT MTIMERs of @soc's harts, counting at @freq Hz: one per
+ * RISCV_ACLINT_MAX_HARTS harts (the last mtimecmp sits below mtime), the
+ * first at @base and the others @stride apart.
+ */
+void riscv_mh_mtimer_create(hwaddr base, hwaddr stride,
+                            const RISCVHartArrayState *soc, uint32_t freq);
+/* The riscv,aclint-mtimer nodes of riscv_mh_mtimer_create()'s MTIMERs. */
+void riscv_mh_fdt_mtimers(MachineState *ms, const RiscvMhHarts *h,
+                          hwaddr base, hwaddr stride, hwaddr size);
 /* riscv,aclint-mtimer node of @h for the MTIMER window @base/@size. */
 void riscv_mh_fdt_mtimer(MachineState *ms, const RiscvMhHarts *h,
                          hwaddr base, hwaddr size);
