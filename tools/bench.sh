@@ -11,7 +11,7 @@
 #     interleaved so that load on the host hits both alike.
 #  2. Machine creation: QEMU started paused (-S), until it has answered a
 #     QMP "quit" (the monitor runs only once the machine is built), with its
-#     peak RSS; virt-pcie at 1, 512 and 4096 harts, virt at 1 and 512 (its
+#     peak RSS; virt-pcie at 1, 512, 1024, 2048 and 4096 harts, virt at 1 and 512 (its
 #     maximum). CREATE_ROUNDS rounds, interleaved.
 #
 # Medians are printed, and the ratio virt-pcie / virt.
@@ -177,6 +177,8 @@ CREATE=(
     "virt-1 $VIRT 1"
     "virt-pcie-512 virt-pcie 512 $(numa 4 512)"
     "virt-512 $VIRT 512 $(numa 4 512)"
+    "virt-pcie-1024 virt-pcie 1024 $(numa 4 1024)"
+    "virt-pcie-2048 virt-pcie 2048 $(numa 8 2048)"
     "virt-pcie-4096 virt-pcie 4096 $(numa 16 4096)"
 )
 for r in $(seq "$CREATE_ROUNDS"); do
@@ -208,7 +210,7 @@ printf '%-34s %12s %12s %8s\n' 'boot: start to VP-REPORT-BEGIN' \
     "$(secs "$bp")" "$(secs "$bv")" "$(ratio "$bp" "$bv")"
 printf '%-34s %12s %12s %8s\n' 'boot: guest uptime at report' \
     "$(secs "$up")" "$(secs "$uv")" "$(ratio "$up" "$uv")"
-for n in 1 512 4096; do
+for n in 1 512 1024 2048 4096; do
     cp=$(median "$work/virt-pcie-$n.create")
     rp=$(median "$work/virt-pcie-$n.rss")
     if [ -e "$work/virt-$n.create" ]; then

@@ -7,6 +7,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qapi/error.h"
 #include "hw/boards.h"
 #include "hw/sysbus.h"
 #include "system/address-spaces.h"
@@ -208,23 +209,57 @@ static const MemoryRegionOps mh_imsic_window_ops = {
     .impl.max_access_size = 4,
 };
 
+/*
+ * The IMSIC of hart @idx of @soc, as riscv_imsic_create() makes it, but
+ * named: child "hart[@idx]" of @parent (so that adding it does not search
+ * "/machine/unattached" for a free name), with its CPU taken from @soc (not
+ * looked up by hart ID), and not mapped (a window reaches it). Each is
+ * constant time, which keeps the creation of many harts linear.
+ */
+static SysBusDevice *mh_imsic_new(const RiscvMhImsic *d, Object *parent,
+                                  const RISCVHartArrayState *soc, int idx)
+{
+    DeviceState *dev = qdev_new(TYPE_RISCV_IMSIC);
+    DeviceState *cpu = DEVICE(&soc->harts[idx]);
+    bool mmode = d->mode == RISCV_MH_MODE_M;
+    uint32_t pages = d->guests + 1;
+    g_autofree char *name = g_strdup_printf("hart[%d]", idx);
+
+    qdev_prop_set_bit(dev, "mmode", mmode);
+    qdev_prop_set_uint32(dev, "hartid", soc->hartid_base + idx);
+    qdev_prop_set_uint32(dev, "num-pages", pages);
+    qdev_prop_set_uint32(dev, "num-irqs", d->num_ids + 1);
+    object_property_add_child(parent, name, OBJECT(dev));
+    sysbus_realize_and_unref(SYS_BUS_DEVICE(dev), &error_fatal);
+    if (!kvm_irqchip_in_kernel()) {
+        /* Page 0 is the hart's own file, then its guest files */
+        for (uint32_t i = 0; i < pages; i++) {
+            int irq = i ? IRQ_LOCAL_MAX + i - 1 :
+                      mmode ? IRQ_M_EXT : IRQ_S_EXT;
+
+            qdev_connect_gpio_out(dev, i, qdev_get_gpio_in(cpu, irq));
+        }
+    }
+    return SYS_BUS_DEVICE(dev);
+}
+
 void riscv_mh_imsic_create_window(const RiscvMhImsic *d,
                                   const RISCVHartArrayState *soc, int socket)
 {
     MhImsicWindow *w = g_new0(MhImsicWindow, 1);
     hwaddr addr = riscv_mh_imsic_group(d, socket);
+    Object *files = object_new(TYPE_CONTAINER);
+    g_autofree char *name =
+        g_strdup_printf("imsic-%c[%d]", d->mode == RISCV_MH_MODE_M ? 'm' : 's',
+                        socket);
 
+    object_property_add_child(qdev_get_machine(), name, files);
+    object_unref(files);
     w->stride = mh_imsic_hart_size(d);
     w->files = g_new(MemoryRegion *, soc->num_harts);
     for (int i = 0; i < soc->num_harts; i++) {
-        SysBusDevice *sbd = SYS_BUS_DEVICE(
-            riscv_imsic_create(addr + i * w->stride, soc->hartid_base + i,
-                               d->mode == RISCV_MH_MODE_M, d->guests + 1,
-                               d->num_ids));
-
         /* Reached through the window only */
-        w->files[i] = sysbus_mmio_get_region(sbd, 0);
-        memory_region_del_subregion(get_system_memory(), w->files[i]);
+        w->files[i] = sysbus_mmio_get_region(mh_imsic_new(d, files, soc, i), 0);
     }
     memory_region_init_io(&w->mr, NULL, &mh_imsic_window_ops, w,
                           "riscv.imsic.window", w->stride * soc->num_harts);

@@ -299,9 +299,34 @@ static char *mh_smp_map_entry(MachineState *ms, int index)
     return g_strdup_printf("%s/thread%d", path, index % t->threads);
 }
 
-/* One hart: its cpu node, its interrupt controller and its cpu-map entry */
+void riscv_mh_fdt_cpu_map(MachineState *ms, RISCVHartArrayState *soc,
+                          int sockets, RiscvMhCpuMap map, uint32_t phandle)
+{
+    /* riscv_mh_fdt_socket()'s order: sockets and harts backwards */
+    for (int s = sockets - 1; s >= 0; s--) {
+        int first = mh_first_hart(soc, s);
+        g_autofree char *cluster =
+            g_strdup_printf("/cpus/cpu-map/cluster%d", s);
+
+        if (map == RISCV_MH_CPU_MAP_SOCKETS) {
+            qemu_fdt_add_subnode(ms->fdt, cluster);
+        }
+        /* Backwards: each node goes in front of its siblings */
+        for (int i = soc[s].num_harts - 1; i >= 0; i--) {
+            g_autofree char *entry = map == RISCV_MH_CPU_MAP_SOCKETS ?
+                g_strdup_printf("%s/core%d", cluster, i) :
+                mh_smp_map_entry(ms, first + i);
+
+            qemu_fdt_add_path(ms->fdt, entry);
+            qemu_fdt_setprop_cell(ms->fdt, entry, "cpu", phandle);
+            phandle += 2;   /* the cpu node's, then its intc's */
+        }
+    }
+}
+
+/* One hart: its cpu node and its interrupt controller */
 static void mh_fdt_hart(MachineState *ms, RISCVHartArrayState *soc,
-                        int socket, int idx, const char *core,
+                        int socket, int idx,
                         uint32_t *phandle, uint32_t *intc)
 {
     void *fdt = ms->fdt;
@@ -339,8 +364,6 @@ static void mh_fdt_hart(MachineState *ms, RISCVHartArrayState *soc,
     qemu_fdt_setprop(fdt, intc_path, "interrupt-controller", NULL, 0);
     qemu_fdt_setprop_cell(fdt, intc_path, "#interrupt-cells", 1);
 
-    qemu_fdt_add_path(fdt, core);
-    qemu_fdt_setprop_cell(fdt, core, "cpu", cpu_ph);
     *intc = intc_ph;
 }
 
@@ -359,25 +382,14 @@ void riscv_mh_fdt_socket_memory(void *fdt, hwaddr addr, uint64_t size,
 
 RiscvMhHarts riscv_mh_fdt_socket(MachineState *ms, RISCVHartArrayState *soc,
                                  int socket, hwaddr dram_base,
-                                 RiscvMhCpuMap map,
                                  uint32_t *phandle, uint32_t *intc)
 {
     RiscvMhHarts h = riscv_mh_socket_harts(soc, socket, intc);
-    int first = mh_first_hart(soc, socket);
-    uint32_t *mine = intc + first;
-    g_autofree char *cluster =
-        g_strdup_printf("/cpus/cpu-map/cluster%d", socket);
+    uint32_t *mine = intc + mh_first_hart(soc, socket);
 
-    if (map == RISCV_MH_CPU_MAP_SOCKETS) {
-        qemu_fdt_add_subnode(ms->fdt, cluster);
-    }
     /* Backwards: each node goes in front of its siblings */
     for (int i = h.count - 1; i >= 0; i--) {
-        g_autofree char *core = map == RISCV_MH_CPU_MAP_SOCKETS ?
-            g_strdup_printf("%s/core%d", cluster, i) :
-            mh_smp_map_entry(ms, first + i);
-
-        mh_fdt_hart(ms, &soc[socket], socket, i, core, phandle, &mine[i]);
+        mh_fdt_hart(ms, &soc[socket], socket, i, phandle, &mine[i]);
     }
     riscv_mh_fdt_socket_memory(ms->fdt,
                                dram_base + riscv_socket_mem_offset(ms, socket),

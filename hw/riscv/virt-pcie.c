@@ -296,9 +296,10 @@ static void virt_pcie_fdt(RISCVVirtPcieState *s)
     riscv_mh_fdt_pmu(ms, s->soc);
 
     riscv_mh_fdt_cpus(ms, s->soc, vmc->timebase_freq);
+    riscv_mh_fdt_cpu_map(ms, s->soc, sockets, map, phandle);
     for (int i = sockets - 1; i >= 0; i--) {
-        RiscvMhHarts h = riscv_mh_fdt_socket(ms, s->soc, i, dram, map,
-                                             &phandle, intc);
+        RiscvMhHarts h = riscv_mh_fdt_socket(ms, s->soc, i, dram, &phandle,
+                                             intc);
 
         riscv_mh_fdt_mtimers(ms, &h, mtimer->base + i * mtimer->size,
                              mtimer->size, mtimer->size);

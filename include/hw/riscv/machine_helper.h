@@ -145,10 +145,18 @@ typedef enum RiscvMhCpuMap {
     RISCV_MH_CPU_MAP_SOCKETS,   /* cluster<socket>/core<i>: the sockets */
     RISCV_MH_CPU_MAP_SMP,       /* socket/cluster/core[/thread] of -smp */
 } RiscvMhCpuMap;
-/* cpu-map entries, cpu + intc nodes, memory of @socket; fills @intc. */
+/*
+ * The cpu-map entries of all harts of the @sockets sockets of @soc, for the
+ * cpu nodes that riscv_mh_fdt_socket() makes next, socket by socket from
+ * the last, with phandles from @phandle on. Written first, while /cpus
+ * has no other child, every path it follows is short: making the map
+ * takes linear time.
+ */
+void riscv_mh_fdt_cpu_map(MachineState *ms, RISCVHartArrayState *soc,
+                          int sockets, RiscvMhCpuMap map, uint32_t phandle);
+/* cpu + intc nodes and memory of @socket; fills @intc. */
 RiscvMhHarts riscv_mh_fdt_socket(MachineState *ms, RISCVHartArrayState *soc,
                                  int socket, hwaddr dram_base,
-                                 RiscvMhCpuMap map,
                                  uint32_t *phandle, uint32_t *intc);
 /* memory node of one socket, numa-node-id when NUMA is on. */
 void riscv_mh_fdt_socket_memory(void *fdt, hwaddr addr, uint64_t size,
