@@ -11,8 +11,8 @@
 #     interleaved so that load on the host hits both alike.
 #  2. Machine creation: QEMU started paused (-S), until it has answered a
 #     QMP "quit" (the monitor runs only once the machine is built), with its
-#     peak RSS; virt-pcie at 1, 512, 1024, 2048 and 4096 harts, virt at 1 and 512 (its
-#     maximum). CREATE_ROUNDS rounds, interleaved.
+#     peak RSS; virt-pcie at 1, 512, 1024, 2048 and 4096 harts, virt at 1
+#     and 512 (its maximum). CREATE_ROUNDS rounds, interleaved.
 #
 # Medians are printed, and the ratio virt-pcie / virt.
 #
