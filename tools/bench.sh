@@ -168,7 +168,8 @@ numa()
 {
     local n per=$(($2 / $1)) args="-m $(($1 * 128))M"
     for n in $(seq 0 $(($1 - 1))); do
-        args+=" -numa node,cpus=$((n * per))-$((n * per + per - 1)),mem=128M"
+        args+=" -object memory-backend-ram,id=m$n,size=128M"
+        args+=" -numa node,cpus=$((n * per))-$((n * per + per - 1)),memdev=m$n"
     done
     echo "$args"
 }
