@@ -13,9 +13,9 @@
 #  - 2 and 17: the kit's shell answers on the console; nproc is N, there is
 #    one NUMA node, and N packages (libvirt's -smp N,sockets=N); "exit"
 #    powers the guest off and the domain stops (shut off);
-#  - 64: the kernel brings up "1 node, 64 CPUs" (a boot to the shell of 64
-#    harts on TCG takes minutes on 2 host CPUs: the domain is destroyed
-#    then);
+#  - 64: the kernel brings up "1 node, 64 CPUs" (seen through
+#    earlycon=sbi; a boot to the shell of 64 harts on TCG takes minutes on
+#    2 host CPUs: the domain is destroyed then);
 #  - libvirt ran QEMU as libvirt-qemu, and QEMU found its default firmware;
 #  - virt-qemu-run with the guide's private qemu.conf runs the guest to its
 #    poweroff, and returns on Ctrl-C.
@@ -93,14 +93,16 @@ wait_for()
 # state: the domain's state, e.g. "running" or "shut off"
 state() { "${virsh[@]}" domstate "$name" 2>/dev/null | head -n 1; }
 
-# run_domain N: define and start the guide's domain with N vCPUs; sets
-# pty (its console) and reader (the process copying that to the file)
+# run_domain N [CMDLINE]: define and start the guide's domain with N
+# vCPUs (and that kernel command line); sets pty (its console) and reader
+# (the process copying that to the file)
 run_domain()
 {
-    local n=$1
+    local n=$1 cmdline=${2:+<cmdline>$2</cmdline>}
     sed -e "s|/path/to/virt-pcie|$top|g" \
         -e "s|<name>riscv</name>|<name>$name</name>|" \
         -e "s|<vcpu>2</vcpu>|<vcpu>$n</vcpu>|" \
+        -e "s|</initrd>|</initrd>$cmdline|" \
         "$tmp/guide.xml" > "$tmp/riscv.xml"
     "${virsh[@]}" undefine "$name" > /dev/null 2>&1
     if ! "${virsh[@]}" define "$tmp/riscv.xml" > "$tmp/virsh.log" 2>&1 ||
@@ -158,7 +160,9 @@ for n in 2 17; do
     reader=
 done
 
-if run_domain 64; then
+# earlycon=sbi: the kernel's CPU bring-up is on the console at once, not
+# only once ttyS0 is up (64 harts on 2 host CPUs get there slowly)
+if run_domain 64 earlycon=sbi; then
     if wait_for 'smp: Brought up 1 node, 64 CPUs' 300; then
         ok "cpus-64"
     else

@@ -16,6 +16,8 @@
 #    interrupt delivered by the IMSIC (PCI-MSI/MSI-X, or APLIC-MSI for wired
 #    sources), the RTC reads, and the guest powers off with exit code 0;
 #  - reboot (two boots seen) and poweroff;
+#  - 8 harts in 2 NUMA nodes: all online, IPIs taken by harts of both
+#    nodes, and NVMe MSI-X completions on a hart of each node;
 #  - a device hot-plugged into a default pcie-root-port is bound, and
 #    hot-unplugged again, by the steps the user guide gives for a kernel
 #    without pciehp (the stock one), on a machine with 8 harts in 2 NUMA
@@ -89,6 +91,18 @@ HOTPLUG_SH = (
 HOTPLUG_CMD = ('echo ' + base64.b64encode(
     gzip.compress(HOTPLUG_SH.encode(), mtime=0)).decode()
     + '|base64 -d|zcat|sh')
+
+
+# 8 harts in 2 NUMA nodes (harts 0-3 and 4-7): which harts are online, then
+# NVMe reads from a process pinned to hart 1 (node 0) and to hart 6 (node
+# 1), whose completions are MSI-X to the IMSIC of that hart, then the
+# interrupt counts.
+NODES_SH = ('echo VP-ONLINE $(cat /sys/devices/system/cpu/online);'
+            'for c in 1 6;do taskset $((1<<c)) dd if=/dev/nvme0n1 '
+            'of=/dev/null bs=4k count=256 iflag=direct 2>/dev/null;done;'
+            'cat /proc/interrupts')
+NODES_CMD = ('echo ' + base64.b64encode(NODES_SH.encode()).decode()
+             + '|base64 -d|sh')
 
 
 class KitOnVirtPcie(KitTest):
@@ -346,6 +360,42 @@ class KitOnVirtPcie(KitTest):
                       'reach userspace; console tail:\n' + console[-3000:])
         self.assertEqual(console.count('VP-REPORT-BEGIN'), 2)
         self.assertIn('ttyS0', self.assert_report(GuestRun(after, None)).ttys)
+
+    def test_two_nodes_ipis_msis(self):
+        disk = self.scratch_disk('nvme.img')
+        vm = self.launch(['-device', 'nvme,serial=vp0,drive=d0',
+                          '-drive', f'if=none,id=d0,file={disk},format=raw',
+                          '-numa', 'node,cpus=0-3,mem=512M',
+                          '-numa', 'node,cpus=4-7,mem=512M'],
+                         cmd=NODES_CMD, smp=8)
+        run = self.finish(vm, self.read_boot(vm, 'VP-POWEROFF', 240,
+                                             first='Linux version', wait=240))
+        self.assert_report(run)
+        c = run.console
+        self.assertRegex(c, r'(?m)^VP-ONLINE 0-7\r?$', 'not all 8 harts online')
+        self.assertIn('smp: Brought up 2 nodes, 8 CPUs', c)
+        irq = c[c.rindex('CPU0'):].splitlines()
+        self.assert_imsic_only(irq, ncpu=8)
+        ncpu = 8
+
+        def counts(line):
+            return [int(x) for x in line.split()[1:1 + ncpu]]
+
+        # IPIs (the IMSIC's IPI lines) were taken by harts of both nodes
+        ipis = [0] * ncpu
+        for line in irq:
+            if re.match(r'\s*IPI\d+:', line):
+                ipis = [a + b for a, b in zip(ipis, counts(line))]
+        self.assertTrue(any(ipis[:4]) and any(ipis[4:]),
+                        f'IPIs per hart: {ipis}')
+        # NVMe completions reached hart 1 (node 0) and hart 6 (node 1)
+        nvme = [0] * ncpu
+        for line in irq:
+            if 'nvme0q' in line and 'PCI-MSIX' in line:
+                nvme = [a + b for a, b in zip(nvme, counts(line))]
+        self.assertGreater(nvme[1], 0, f'NVMe MSI-X per hart: {nvme}')
+        self.assertGreater(nvme[6], 0, f'NVMe MSI-X per hart: {nvme}')
+        self.assertEqual(run.exitcode, 0)
 
     def test_hotplug_plug_unplug_two_nodes(self):
         vm = self.launch(['-device', 'pcie-root-port,id=rp0,chassis=1',
