@@ -17,7 +17,7 @@
 #    sources), the RTC reads, and the guest powers off with exit code 0;
 #  - reboot (two boots seen) and poweroff;
 #  - 8 harts in 2 NUMA nodes: all online, IPIs taken by harts of both
-#    nodes, and NVMe MSI-X completions on a hart of each node;
+#    nodes, and NVMe MSI-X completions on harts of both nodes;
 #  - a device hot-plugged into a default pcie-root-port is bound, and
 #    hot-unplugged again, by the steps the user guide gives for a kernel
 #    without pciehp (the stock one), on a machine with 8 harts in 2 NUMA
@@ -95,8 +95,8 @@ HOTPLUG_CMD = ('echo ' + base64.b64encode(
 
 # 8 harts in 2 NUMA nodes (harts 0-3 and 4-7): which harts are online, then
 # NVMe reads from a process pinned to hart 1 (node 0) and to hart 6 (node
-# 1), whose completions are MSI-X to the IMSIC of that hart, then the
-# interrupt counts.
+# 1), whose completions are MSI-X to the IMSIC of a hart of that node,
+# then the interrupt counts.
 NODES_SH = ('echo VP-ONLINE $(cat /sys/devices/system/cpu/online);'
             'for c in 1 6;do taskset $((1<<c)) dd if=/dev/nvme0n1 '
             'of=/dev/null bs=4k count=256 iflag=direct 2>/dev/null;done;'
@@ -388,13 +388,15 @@ class KitOnVirtPcie(KitTest):
                 ipis = [a + b for a, b in zip(ipis, counts(line))]
         self.assertTrue(any(ipis[:4]) and any(ipis[4:]),
                         f'IPIs per hart: {ipis}')
-        # NVMe completions reached hart 1 (node 0) and hart 6 (node 1)
+        # NVMe completions reached harts of both nodes (the queue of hart 6
+        # may have its MSI-X on hart 5 or 6: a managed interrupt targets
+        # the first online hart of its queue's set)
         nvme = [0] * ncpu
         for line in irq:
             if 'nvme0q' in line and 'PCI-MSIX' in line:
                 nvme = [a + b for a, b in zip(nvme, counts(line))]
-        self.assertGreater(nvme[1], 0, f'NVMe MSI-X per hart: {nvme}')
-        self.assertGreater(nvme[6], 0, f'NVMe MSI-X per hart: {nvme}')
+        self.assertTrue(sum(nvme[:4]) > 0 and sum(nvme[4:]) > 0,
+                        f'NVMe MSI-X per hart: {nvme}')
         self.assertEqual(run.exitcode, 0)
 
     def test_hotplug_plug_unplug_two_nodes(self):
