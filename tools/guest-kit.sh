@@ -54,9 +54,11 @@ want_modules="nvme virtio_blk virtio_net virtio_scsi e1000e ext4"
 # virtio_pci and the generic ECAM host are not module dependencies of the
 # drivers above but are needed for them to see any device. The display
 # drivers (virtio-gpu-pci, bochs-display) and virtio input devices show
-# the console on a display and take its keyboard.
+# the console on a display and take its keyboard. vfat and its code pages
+# mount an EFI system partition (tools/disk-image.sh).
 opt_modules="sd_mod virtio_pci pci_host_generic rtc_goldfish"
 opt_modules="$opt_modules virtio_gpu bochs virtio_input"
+opt_modules="$opt_modules vfat nls_cp437 nls_ascii nls_utf8"
 
 # ---- resolve every input ----------------------------------------------------
 
