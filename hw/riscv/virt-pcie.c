@@ -33,6 +33,7 @@
 #include "hw/riscv/numa.h"
 #include "hw/riscv/machine_helper.h"
 #include "hw/riscv/virt-pcie.h"
+#include "hw/virtio/virtio-power-button.h"
 #include "system/device_tree.h"
 #include "system/kvm.h"
 #include "system/system.h"
@@ -392,6 +393,20 @@ static void virt_pcie_create_console(RISCVVirtPcieState *s, PCIBus *bus)
     pci_realize_and_unref(dev, bus, &error_fatal);
 }
 
+/*
+ * The power button: a virtio input function whose one key, KEY_POWER, a
+ * power-down request (QMP system_powerdown, "virsh shutdown") presses.
+ * An MMIO device would break the MMIO policy, and an ACPI GED would serve
+ * only ACPI guests; a PCI function serves device-tree and ACPI boots alike.
+ */
+static void virt_pcie_create_power_button(PCIBus *bus)
+{
+    PCIDevice *dev = pci_new(VIRT_PCIE_POWER_BUTTON_DEVFN,
+                             TYPE_VIRTIO_POWER_BUTTON_PCI);
+
+    pci_realize_and_unref(dev, bus, &error_fatal);
+}
+
 static RiscvMhBoot virt_pcie_boot(RISCVVirtPcieState *s)
 {
     return (RiscvMhBoot) {
@@ -454,6 +469,9 @@ static void virt_pcie_machine_init(MachineState *ms)
 
     gpex = riscv_mh_gpex_create(&host, s->aplic[0]);
     virt_pcie_create_console(s, PCI_HOST_BRIDGE(gpex)->bus);
+    if (RISCV_VIRT_PCIE_MACHINE_GET_CLASS(s)->power_button) {
+        virt_pcie_create_power_button(PCI_HOST_BRIDGE(gpex)->bus);
+    }
 
     s->machine_done.notify = virt_pcie_machine_done;
     qemu_add_machine_init_done_notifier(&s->machine_done);
@@ -601,6 +619,7 @@ static void virt_pcie_class_init(ObjectClass *oc, const void *data)
     /* The newest version's platform; older versions change it below */
     vmc->iommu_fdt = true;
     vmc->smp_topology = true;
+    vmc->power_button = true;
     mc->smp_props.clusters_supported = true;
     vmc->timebase_freq = VIRT_PCIE_TIMEBASE_FREQ;
 
@@ -720,6 +739,7 @@ static void virt_pcie_machine_10_0_options(MachineClass *mc)
     vmc->console_io = true;
     vmc->iommu_fdt = false;
     vmc->smp_topology = false;
+    vmc->power_button = false;
     mc->smp_props.clusters_supported = false;
     vmc->timebase_freq = RISCV_ACLINT_DEFAULT_TIMEBASE_FREQ;
     compat_props_add(mc->compat_props, hw_compat_10_1, hw_compat_10_1_len);

@@ -42,6 +42,9 @@ OBJECT_DECLARE_TYPE(RISCVVirtPcieState, RISCVVirtPcieMachineClass,
 #define VIRT_PCIE_CONSOLE_IO_BASE   0xff8
 #define VIRT_PCIE_CONSOLE_SIZE      8
 
+/* The built-in power button (10.2): virtio-power-button-pci */
+#define VIRT_PCIE_POWER_BUTTON_DEVFN PCI_DEVFN(0, 2)  /* 00:00.2 */
+
 /* The time CSR counts nanoseconds (10.0: 100 ns) */
 #define VIRT_PCIE_TIMEBASE_FREQ     1000000000
 
@@ -72,6 +75,7 @@ struct RISCVVirtPcieMachineClass {
     bool console_io;            /* console range in I/O space (10.0) */
     bool iommu_fdt;             /* riscv-iommu-pci in the device tree */
     bool smp_topology;          /* cpu-map from -smp; sockets not nodes */
+    bool power_button;          /* virtio power button at 00:00.2 */
     uint32_t timebase_freq;     /* Hz of the time CSR and the MTIMER */
 };
 
