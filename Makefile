@@ -6,7 +6,7 @@
 
 .NOTPARALLEL:
 .PHONY: all build deps base fork upstream blobs kit releases release-10.0 run check \
-	bench clean distclean pq-import pq-export upstream-export
+	firmware bench clean distclean pq-import pq-export upstream-export
 
 VP_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/virt-pcie
 export VP_CACHE
@@ -39,6 +39,10 @@ blobs: fork upstream
 kit: deps
 	@tools/guest-kit.sh build/guest
 
+# virt-pcie's UEFI firmware: build/firmware/VIRT_PCIE_{CODE,VARS}.fd
+firmware: deps
+	@tools/build-edk2.sh
+
 # Earlier releases of the fork (tests/data/virt-pcie/*/built-from), built
 # from this repository's history into $(VP_CACHE)/releases, for the
 # cross-release migration tests.
@@ -48,7 +52,7 @@ releases: deps
 release-10.0: deps
 	@tools/build-release.sh 10.0
 
-build: fork upstream blobs kit releases
+build: fork upstream blobs kit firmware releases
 
 run: build
 	@tools/run-guest.sh

@@ -22,6 +22,8 @@ wanted=(
     device-tree-compiler socat xorriso     # tests (xorriso: cdrom-test)
     time                                   # make bench (/usr/bin/time)
     qemu-utils                             # qemu-img: qcow2 for the savevm test
+    gcc-riscv64-linux-gnu acpica-tools     # make firmware: EDK2 (and below)
+    g++ uuid-dev                           # make firmware: EDK2's BaseTools
 )
 # Installed without their recommends, which are a desktop's worth of QEMU,
 # codecs and graphics: libvirt, for tests/functional/libvirt_domain.sh

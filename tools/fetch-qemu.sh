@@ -76,76 +76,16 @@ if [ -f "$(tree_of "$base_deb")/VERSION" ]; then
     exit 0
 fi
 
-# The suites whose source index lists qemu version $1, e.g. "sid".
-suites_listing()
-{
-    vp_apt_memo apt-cache madison qemu |
-        awk -F'|' -v v="$1" '
-            { ver = $2; gsub(/[[:space:]]/, "", ver) }
-            ver == v && $3 ~ /Sources[[:space:]]*$/ {
-                n = split($3, w, " "); split(w[n - 1], s, "/"); print s[1]
-            }' | sort -u | tr '\n' ' ' | sed 's/ $//'
-}
-
-# unpack_by_hand DEBVER SUITE DIR: fetch the files one by one with apt's own
-# helper, check their sha256 against the index, and unpack like dpkg-source.
-unpack_by_hand()
-{
-    local ver=$1 suite=$2 dir=$3 uri name size hash orig debtar
-    apt-get source --print-uris -q "qemu=$ver" 2>/dev/null | grep "^'" |
-    while read -r uri name size hash; do
-        uri=${uri//\'/}
-        case "$name" in *.dsc) continue ;; esac
-        /usr/lib/apt/apt-helper download-file "$uri" "$dir/$name" "$hash" \
-            >/dev/null ||
-            { echo "cannot download $name" >&2; return 1; }
-    done || return 1
-    orig=$(ls "$dir"/qemu_*.orig.tar.* 2>/dev/null | head -n 1)
-    debtar=$(ls "$dir"/qemu_*.debian.tar.* 2>/dev/null | head -n 1)
-    [ -n "$orig" ] && [ -n "$debtar" ] || return 1
-    mkdir -p "$dir/unpack"
-    tar -C "$dir/unpack" -xf "$orig"
-    local top
-    top=$(ls -d "$dir"/unpack/*/ | head -n 1)
-    tar -C "$top" -xf "$debtar"
-    local p
-    while read -r p _; do
-        case "$p" in ''|'#'*) continue ;; esac
-        patch -d "$top" -p1 -s -f < "$top/debian/patches/$p" >/dev/null ||
-            { echo "Debian patch $p does not apply" >&2; return 1; }
-    done < "$top/debian/patches/series"
-    mv "$top" "$dir/qemu-unpacked"
-}
-
 fetch_one()
 {
-    local ver=$1 suite=$2 dest work
-    dest=$(dirname "$(tree_of "$ver")")
-    work=$dest.tmp
-    rm -rf "$work"
-    mkdir -p "$work"
-    vp_say "fetching qemu $ver (Debian $suite) into $dest"
-    if (cd "$work" && apt-get source -q "qemu=$ver" > apt-source.log 2>&1); then
-        :
-    else
-        vp_warn "apt-get source qemu=$ver ($suite) failed;" \
-            "fetching its files one by one"
-        sed 's/^/    /' "$work/apt-source.log" | tail -n 5 >&2
-        rm -rf "$work"
-        mkdir -p "$work"
-        unpack_by_hand "$ver" "$suite" "$work" || { rm -rf "$work"; return 1; }
-    fi
-    local top
-    top=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'qemu-*' |
-          head -n 1)
-    [ -n "$top" ] && [ -f "$top/VERSION" ] || { rm -rf "$work"; return 1; }
-    mv "$top" "$work/tree"
-    rm -rf "$dest"
-    mv "$work" "$dest"
+    local dest
+    dest=$(dirname "$(tree_of "$1")")
+    vp_say "fetching qemu $1 (Debian $2) into $dest"
+    vp_src_fetch qemu "$1" "$dest" && [ -f "$dest/tree/VERSION" ]
 }
 
 # Exactly the version of QEMU_BASE, from whichever suite lists it.
-suites=$(suites_listing "$base_deb")
+suites=$(vp_src_suites qemu "$base_deb")
 if [ -z "$suites" ]; then
     have=$(ls "$VP_CACHE/src" 2>/dev/null | tr '\n' ' ')
     vp_die "no apt source index lists qemu $base_deb (QEMU_BASE)." \

@@ -144,6 +144,80 @@ vp_debian_mirror()
     } | head -n 1
 }
 
+# vp_src_suites PKG DEBVER: the suites whose source index lists version
+# DEBVER of source package PKG, e.g. "sid".
+vp_src_suites()
+{
+    vp_apt_memo apt-cache madison "$1" |
+        awk -F'|' -v v="$2" '
+            { ver = $2; gsub(/[[:space:]]/, "", ver) }
+            ver == v && $3 ~ /Sources[[:space:]]*$/ {
+                n = split($3, w, " "); split(w[n - 1], s, "/"); print s[1]
+            }' | sort -u | tr '\n' ' ' | sed 's/ $//'
+}
+
+# vp_src_by_hand PKG DEBVER DIR: fetch the files of a source package one by
+# one with apt's own helper, checking each against the sha256 the index
+# gives (for when the archive lost the .dsc), and unpack it like
+# dpkg-source, Debian's patch series included, into DIR/unpacked.
+vp_src_by_hand()
+{
+    local pkg=$1 ver=$2 dir=$3 uri name size hash orig debtar top p
+    apt-get source --print-uris -q "$pkg=$ver" 2>/dev/null | grep "^'" |
+    while read -r uri name size hash; do
+        uri=${uri//\'/}
+        case "$name" in *.dsc) continue ;; esac
+        /usr/lib/apt/apt-helper download-file "$uri" "$dir/$name" "$hash" \
+            >/dev/null ||
+            { echo "cannot download $name" >&2; return 1; }
+    done || return 1
+    orig=$(ls "$dir/${pkg}_"*.orig.tar.* 2>/dev/null | head -n 1)
+    debtar=$(ls "$dir/${pkg}_"*.debian.tar.* 2>/dev/null | head -n 1)
+    [ -n "$orig" ] && [ -n "$debtar" ] || return 1
+    mkdir -p "$dir/unpack"
+    tar -C "$dir/unpack" -xf "$orig"
+    top=$(ls -d "$dir"/unpack/*/ | head -n 1)
+    tar -C "$top" -xf "$debtar"
+    if [ -f "$top/debian/patches/series" ]; then
+        while read -r p _; do
+            case "$p" in ''|'#'*) continue ;; esac
+            patch -d "$top" -p1 -s -f < "$top/debian/patches/$p" \
+                >/dev/null ||
+                { echo "Debian patch $p does not apply" >&2; return 1; }
+        done < "$top/debian/patches/series"
+    fi
+    mv "$top" "$dir/$pkg-unpacked"
+}
+
+# vp_src_fetch PKG DEBVER DEST: Debian's source package PKG at exactly
+# version DEBVER, unpacked with its patch series into DEST/tree.  apt-get
+# source first; when the archive fails it (a .dsc can be a 404 while the
+# tarballs are served), the files one by one.  DEST is replaced only once
+# the tree is complete.
+vp_src_fetch()
+{
+    local pkg=$1 ver=$2 dest=$3 work top
+    work=$dest.tmp
+    rm -rf "$work"
+    mkdir -p "$work"
+    if ! (cd "$work" && apt-get source -q "$pkg=$ver" > apt-source.log 2>&1)
+    then
+        vp_warn "apt-get source $pkg=$ver failed; fetching its files" \
+            "one by one"
+        sed 's/^/    /' "$work/apt-source.log" | tail -n 5 >&2
+        rm -rf "$work"
+        mkdir -p "$work"
+        vp_src_by_hand "$pkg" "$ver" "$work" ||
+            { rm -rf "$work"; return 1; }
+    fi
+    top=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name "$pkg-*" |
+          head -n 1)
+    [ -n "$top" ] || { rm -rf "$work"; return 1; }
+    mv "$top" "$work/tree"
+    rm -rf "$dest"
+    mv "$work" "$dest"
+}
+
 # vp_apt_private RELEASE: true if RELEASE is read through $VP_APT.
 vp_apt_private()
 {

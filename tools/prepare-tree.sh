@@ -3,7 +3,10 @@
 #
 # prepare-tree.sh OUT: make OUT the fork's source tree, i.e. the base tree
 # (build/base) plus our patch queue (patches/series, in order) plus our
-# overlay (the new files at their QEMU paths).
+# overlay (the new files at their QEMU paths).  The same for another
+# upstream tree (EDK2, see build-edk2.sh) with VP_BASE (the base tree),
+# VP_BASE_MARK (a file every such tree has), VP_PATCHES (the queue),
+# VP_TREE_OVERLAY (the overlay's top), VP_TREE_OVERLAY_DIRS (its dirs).
 #
 # The tree is assembled in OUT.stage and synchronised into OUT by content,
 # so files that did not change keep their timestamps and ninja rebuilds only
@@ -19,11 +22,13 @@ VP_TOOL=prepare-tree
 out=$1
 stage=$out.stage
 base=${VP_BASE:-$VP_BUILD/base}
-[ -f "$base/VERSION" ] ||
+mark=${VP_BASE_MARK:-VERSION}
+[ -f "$base/$mark" ] ||
     vp_die "no base tree at $base; run tools/fetch-qemu.sh first"
 
 # The overlay: every tracked or new file below these QEMU directories.
-overlay_dirs="hw include configs docs tests"
+overlay_top=${VP_TREE_OVERLAY:-$VP_TOP}
+overlay_dirs=${VP_TREE_OVERLAY_DIRS:-$VP_OVERLAY_DIRS}
 patchdir=${VP_PATCHES:-$VP_TOP/patches}
 series=$patchdir/series
 
@@ -33,9 +38,10 @@ series=$patchdir/series
 # to OUT, not in it: OUT is exactly the patched tree.)
 inputs()
 {
-    echo "base $(readlink -f "$base") $(cat "$base/VERSION")"
-    (cd "$VP_TOP" &&
-     find tools/prepare-tree.sh $overlay_dirs -type f -print0 2>/dev/null |
+    echo "base $(readlink -f "$base") $(cat "$base/VERSION" 2>/dev/null)"
+    sha256sum "$VP_TOP/tools/prepare-tree.sh"
+    (cd "$overlay_top" &&
+     find $overlay_dirs -type f -print0 2>/dev/null |
          sort -z | xargs -0 sha256sum)
     if [ -f "$series" ]; then
         sha256sum "$series"
@@ -75,7 +81,7 @@ if [ -f "$series" ]; then
 fi
 
 for d in $overlay_dirs; do
-    [ -d "$VP_TOP/$d" ] && rsync -a "$VP_TOP/$d/" "$stage/$d/"
+    [ -d "$overlay_top/$d" ] && rsync -a "$overlay_top/$d/" "$stage/$d/"
 done
 
 mkdir -p "$out"
