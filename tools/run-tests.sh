@@ -46,6 +46,7 @@ export QEMU_TEST_QEMU_BINARY=$VP_BUILD/qemu-system-riscv64
 export QEMU_BUILD_ROOT=$fork
 export VP_GUEST=$VP_BUILD/guest
 export VP_UPSTREAM_QEMU=$VP_BUILD/upstream/qemu-system-riscv64
+export VP_FIRMWARE=$VP_BUILD/firmware
 export PYTHONPATH=$src/python:$src/tests/functional
 
 for f in "$QEMU_TEST_QEMU_BINARY" "$VP_UPSTREAM_QEMU" "$VP_GUEST/Image"; do

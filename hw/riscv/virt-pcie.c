@@ -33,6 +33,7 @@
 #include "hw/riscv/numa.h"
 #include "hw/riscv/machine_helper.h"
 #include "hw/riscv/virt-pcie.h"
+#include "system/block-backend.h"
 #include "hw/virtio/virtio-power-button.h"
 #include "system/device_tree.h"
 #include "system/kvm.h"
@@ -407,6 +408,25 @@ static void virt_pcie_create_power_button(PCIBus *bus)
     pci_realize_and_unref(dev, bus, &error_fatal);
 }
 
+/*
+ * Flash bank 1 holds the UEFI variables.  Read-only, every variable write
+ * (a boot order, "efibootmgr") would fail in the guest, or worse, seem to
+ * work until the next boot: refuse it where it is given.  (10.0 started
+ * with it, so it still does.)
+ */
+static void virt_pcie_check_vars(RISCVVirtPcieState *s)
+{
+    BlockBackend *vars = pflash_cfi01_get_blk(s->flash[1]);
+
+    if (RISCV_VIRT_PCIE_MACHINE_GET_CLASS(s)->writable_vars &&
+        vars && !blk_is_writable(vars)) {
+        error_report("flash bank 1 (-drive if=pflash,unit=1) holds the "
+                     "UEFI variables and must be writable: drop readonly=on "
+                     "from that -drive");
+        exit(1);
+    }
+}
+
 static RiscvMhBoot virt_pcie_boot(RISCVVirtPcieState *s)
 {
     return (RiscvMhBoot) {
@@ -466,6 +486,7 @@ static void virt_pcie_machine_init(MachineState *ms)
                          qdev_get_gpio_in(s->aplic[0], VIRT_PCIE_IRQ_RTC));
     riscv_mh_flash_map(s->flash, VIRT_PCIE_FLASH_BANKS,
                        &memmap[VIRT_PCIE_FLASH], sysmem);
+    virt_pcie_check_vars(s);
 
     gpex = riscv_mh_gpex_create(&host, s->aplic[0]);
     virt_pcie_create_console(s, PCI_HOST_BRIDGE(gpex)->bus);
@@ -620,6 +641,7 @@ static void virt_pcie_class_init(ObjectClass *oc, const void *data)
     vmc->iommu_fdt = true;
     vmc->smp_topology = true;
     vmc->power_button = true;
+    vmc->writable_vars = true;
     mc->smp_props.clusters_supported = true;
     vmc->timebase_freq = VIRT_PCIE_TIMEBASE_FREQ;
 
@@ -740,6 +762,7 @@ static void virt_pcie_machine_10_0_options(MachineClass *mc)
     vmc->iommu_fdt = false;
     vmc->smp_topology = false;
     vmc->power_button = false;
+    vmc->writable_vars = false;
     mc->smp_props.clusters_supported = false;
     vmc->timebase_freq = RISCV_ACLINT_DEFAULT_TIMEBASE_FREQ;
     compat_props_add(mc->compat_props, hw_compat_10_1, hw_compat_10_1_len);

@@ -76,6 +76,7 @@ struct RISCVVirtPcieMachineClass {
     bool iommu_fdt;             /* riscv-iommu-pci in the device tree */
     bool smp_topology;          /* cpu-map from -smp; sockets not nodes */
     bool power_button;          /* virtio power button at 00:00.2 */
+    bool writable_vars;         /* refuse a read-only flash bank 1 */
     uint32_t timebase_freq;     /* Hz of the time CSR and the MTIMER */
 };
 

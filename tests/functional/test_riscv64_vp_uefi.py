@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# virt-pcie's UEFI firmware (build/firmware, Debian's edk2 plus edk2/ of
+# this repository) on -M virt-pcie:
+#  - it reaches the UEFI shell on the PCI console, and the shell's input
+#    works there;
+#  - GetTime reads the machine's RTC: the shell's date and time are those
+#    of -rtc base=;
+#  - PCI enumeration leaves the console's fixed range alone (the console
+#    keeps working after it) and finds the built-in functions;
+#  - the firmware sees a virtio-net function behind the built-in ones;
+#  - bad input: a read-only variable store, a truncated or missing code
+#    image, and a disk with no EFI system partition.
+
+import os
+import subprocess
+
+from vp_uefi import UefiTest
+
+RTC_BASE = '2031-05-06T07:08:09'
+
+
+class UefiOnVirtPcie(UefiTest):
+
+    def test_shell_rtc_pci(self):
+        vm = self.uefi_machine('-rtc', f'base={RTC_BASE}',
+                               '-netdev', 'user,id=n0',
+                               '-device', 'virtio-net-pci,netdev=n0,romfile=')
+        vm.launch()
+        self.expect(vm, r'UEFI Interactive Shell')
+        self.expect(vm, r'Shell> ', timeout=60)
+
+        out = self.shell(vm, 'date')
+        self.assertIn('05/06/2031', out, 'GetTime does not read the RTC')
+        out = self.shell(vm, 'time')
+        self.assertRegex(out, r'07:(0[89]|1\d):\d\d',
+                         'GetTime does not read the RTC')
+
+        out = self.shell(vm, 'pci')
+        for dev, what in (('00    01', 'Serial controller'),
+                          ('00    02', 'Other input controller')):
+            self.assertRegex(out, dev + r' ==> .*' + what)
+        self.assertIn('Vendor 1AF4 Device 1041', out,
+                      'the firmware does not see the virtio-net function')
+        vm.shutdown()
+
+    def test_disk_without_esp(self):
+        """A blank disk: the firmware finds nothing to boot, says so and
+        offers its shell; QEMU stays up."""
+        disk = self.scratch_file('blank.img')
+        with open(disk, 'wb') as f:
+            f.truncate(64 << 20)
+        vm = self.uefi_machine('-drive', f'if=none,id=d0,format=raw,'
+                               f'file={disk}',
+                               '-device', 'nvme,serial=blank,drive=d0')
+        vm.launch()
+        self.expect(vm, r'Shell> ', timeout=90)
+        out = self.shell(vm, 'map -r')
+        self.assertNotIn('FS0', out, 'a file system on a blank disk?')
+        self.assertRegex(out, r'BLK\d', 'the firmware does not see the disk')
+        self.assertEqual(vm.cmd('query-status')['status'], 'running')
+        vm.shutdown()
+
+    def qemu_error(self, *args):
+        """QEMU's exit code and stderr for a command line that must fail."""
+        res = subprocess.run([self.qemu_bin, '-M', 'virt-pcie',
+                              '-display', 'none', '-S', '-nodefaults',
+                              *args], capture_output=True, text=True,
+                             timeout=60, check=False)
+        return res.returncode, res.stderr
+
+    def test_bad_firmware_images(self):
+        code = self.firmware('VIRT_PCIE_CODE.fd')
+
+        # read-only variables: refused, naming the drive and the fix
+        rc, err = self.qemu_error(
+            '-drive', f'if=pflash,unit=0,format=raw,readonly=on,file={code}',
+            '-drive', 'if=pflash,unit=1,format=raw,readonly=on,'
+            f'file={self.vars_copy()}')
+        self.assertEqual(rc, 1, err)
+        self.assertIn('-drive if=pflash,unit=1', err)
+        self.assertIn('readonly=on', err)
+
+        # a truncated code image: the size it has and the size it needs
+        short = self.scratch_file('short.fd')
+        with open(code, 'rb') as src, open(short, 'wb') as dst:
+            dst.write(src.read(1 << 20))
+        rc, err = self.qemu_error(
+            '-drive', f'if=pflash,unit=0,format=raw,readonly=on,file={short}')
+        self.assertEqual(rc, 1, err)
+        self.assertIn('33554432', err)
+        self.assertIn('1048576', err)
+
+        # a missing code image: the file is named
+        missing = os.path.join(self.scratch_file(), 'no-such-code.fd')
+        rc, err = self.qemu_error(
+            '-drive', f'if=pflash,unit=0,format=raw,readonly=on,'
+            f'file={missing}')
+        self.assertEqual(rc, 1, err)
+        self.assertIn('no-such-code.fd', err)
+        self.assertIn('No such file', err)
+
+        # the images themselves were not touched
+        self.assertEqual(os.path.getsize(code), 32 << 20)
+
+
+if __name__ == '__main__':
+    UefiTest.main()
