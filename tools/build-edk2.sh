@@ -9,6 +9,11 @@
 #   build/firmware/VIRT_PCIE_VARS.fd   empty variable store, copied by the
 #                                      user for -drive if=pflash,unit=1
 #   build/firmware/edk2.txt            what it was built from
+#   build/firmware/50-virt-pcie-edk2-riscv64.json
+#                                      the firmware descriptor (QEMU's
+#                                      docs/interop/firmware.json) by which
+#                                      libvirt picks these images for
+#                                      <os firmware='efi'> on virt-pcie
 # The images are kept in $VP_CACHE/firmware/<key>, keyed by everything
 # they are built from, so a warm run only copies them.
 
@@ -71,11 +76,48 @@ key=$(inputs | sha256sum | cut -c1-16)
 cached=$VP_CACHE/firmware/edk2-$ver-$key
 npatch=$(grep -cv '^[[:space:]]*\(#\|$\)' "$VP_TOP/edk2/patches/series")
 
+# The descriptor names the images where they are in this checkout.  Its
+# number sorts it before Debian's 60-edk2-riscv64.json, whose "virt*"
+# also matches virt-pcie but whose image cannot run there.
+descriptor()
+{
+    cat <<EOF_JSON
+{
+    "description": "UEFI firmware for QEMU's RISC-V virt-pcie machine",
+    "interface-types": ["uefi"],
+    "mapping": {
+        "device": "flash",
+        "mode": "split",
+        "executable": {
+            "filename": "$out/VIRT_PCIE_CODE.fd",
+            "format": "raw"
+        },
+        "nvram-template": {
+            "filename": "$out/VIRT_PCIE_VARS.fd",
+            "format": "raw"
+        }
+    },
+    "targets": [
+        {
+            "architecture": "riscv64",
+            "machines": ["virt-pcie", "virt-pcie-*"]
+        }
+    ],
+    "features": [],
+    "tags": []
+}
+EOF_JSON
+}
+
 install_images()
 {
+    local json=$out/50-virt-pcie-edk2-riscv64.json
     install -C -m 0644 "$cached/VIRT_PCIE_CODE.fd" "$out/VIRT_PCIE_CODE.fd"
     install -C -m 0644 "$cached/VIRT_PCIE_VARS.fd" "$out/VIRT_PCIE_VARS.fd"
     install -C -m 0644 "$cached/edk2.txt" "$out/edk2.txt"
+    if [ "$(descriptor)" != "$(cat "$json" 2>/dev/null)" ]; then
+        descriptor > "$json"
+    fi
 }
 
 if [ -f "$cached/VIRT_PCIE_CODE.fd" ] && [ -f "$cached/edk2.txt" ]; then

@@ -47,6 +47,7 @@ export QEMU_BUILD_ROOT=$fork
 export VP_GUEST=$VP_BUILD/guest
 export VP_UPSTREAM_QEMU=$VP_BUILD/upstream/qemu-system-riscv64
 export VP_FIRMWARE=$VP_BUILD/firmware
+export VP_DISK=$VP_BUILD/disk
 export PYTHONPATH=$src/python:$src/tests/functional
 
 for f in "$QEMU_TEST_QEMU_BINARY" "$VP_UPSTREAM_QEMU" "$VP_GUEST/Image"; do

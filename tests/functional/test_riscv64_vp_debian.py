@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The project's Debian disk image (make image: GPT, an EFI system partition
+# with Debian's GRUB, an ext4 root from debootstrap with Debian's kernel and
+# an initramfs made inside it) booted the way servers boot it: virt-pcie's
+# UEFI firmware, no -kernel.
+#
+# test_nvme_ssh_boot_order_power_button, on NVMe:
+#  - GRUB's menu, the kernel and systemd's login prompt on the console;
+#  - ssh through user-net hostfwd with a key made here (the image installs
+#    root's authorized_keys from a file system labelled vp-seed);
+#  - a boot entry and boot order set from the guest with efibootmgr hold
+#    after a reboot (the variable store is written and read back);
+#  - QMP system_powerdown (the power button) makes systemd power off, and
+#    the root file system is clean afterwards.
+# test_virtio_blk and test_virtio_scsi: the same image to the login prompt
+# from those controllers.
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+
+from vp_uefi import UefiTest
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+class DebianImageOnVirtPcie(UefiTest):
+
+    timeout = 900
+
+    def image(self):
+        """The image's path and its description (build/disk/debian.txt)."""
+        root = os.environ.get('VP_DISK')
+        self.assertIsNotNone(root, 'VP_DISK (build/disk) is not set')
+        img = os.path.join(root, 'debian.img')
+        txt = os.path.join(root, 'debian.txt')
+        for path in (img, txt):
+            self.assertTrue(os.path.exists(path),
+                            f'{path} is missing (run make image)')
+        info = {}
+        with open(txt, encoding='utf-8') as f:
+            for line in f:
+                key, _, value = line.strip().partition(' ')
+                info[key] = value.strip()
+        return img, info
+
+    def disk_copy(self):
+        """A sparse copy of the image, that the test may write."""
+        img, info = self.image()
+        path = self.scratch_file('disk.raw')
+        subprocess.run(['cp', '--sparse=always', os.path.realpath(img),
+                        path], check=True)
+        return path, info
+
+    def seed_disk(self, pubkey):
+        """An ext4 image labelled vp-seed holding authorized_keys."""
+        top = self.scratch_file('seed')
+        os.makedirs(top, exist_ok=True)
+        shutil.copyfile(pubkey, os.path.join(top, 'authorized_keys'))
+        path = self.scratch_file('seed.img')
+        subprocess.run(['mkfs.ext4', '-q', '-F', '-L', 'vp-seed', '-d', top,
+                        path, '8M'], check=True)
+        return path
+
+    def ssh(self, key, port, command, timeout=120):
+        """COMMAND's output on the guest, as root over ssh."""
+        res = subprocess.run(
+            ['ssh', '-i', key, '-p', str(port), '-o', 'BatchMode=yes',
+             '-o', 'StrictHostKeyChecking=no', '-o',
+             'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=20',
+             '-o', 'LogLevel=ERROR', 'root@127.0.0.1', command],
+            capture_output=True, text=True, timeout=timeout, check=False)
+        self.assertEqual(res.returncode, 0,
+                         f'ssh {command!r} failed: {res.stderr}')
+        return res.stdout
+
+    def boot_to_login(self, vm):
+        self.expect(vm, r'GNU GRUB', 180)
+        self.expect(vm, r'Linux version', 180)
+        return self.expect(vm, r'login: ', 400)
+
+    def test_nvme_ssh_boot_order_power_button(self):
+        disk, info = self.disk_copy()
+        key = self.scratch_file('id_ed25519')
+        subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '',
+                        '-f', key], check=True)
+        port = free_port()
+        vars_path = self.vars_copy()
+        vm = self.uefi_machine(
+            '-drive', f'if=none,id=d0,format=raw,file={disk}',
+            '-device', 'nvme,serial=vp-root,drive=d0',
+            '-drive', f'if=none,id=s0,format=raw,'
+            f'file={self.seed_disk(key + ".pub")}',
+            '-device', 'virtio-blk-pci,drive=s0',
+            '-netdev', f'user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:22',
+            '-device', 'virtio-net-pci,netdev=n0,romfile=',
+            vars_path=vars_path, mem='2G')
+        vm.launch()
+        self.boot_to_login(vm)
+
+        out = self.ssh(key, port, 'uname -r; findmnt -no SOURCE /')
+        self.assertRegex(out, r'riscv64')
+        self.assertIn('nvme', out, 'the root is not on the NVMe disk')
+
+        self.ssh(key, port,
+                 'efibootmgr -q -c -d /dev/nvme0n1 -p 1 -L vp-test '
+                 r"-l '\EFI\BOOT\BOOTRISCV64.EFI'")
+        before = self.ssh(key, port, 'efibootmgr')
+        m = re.search(r'Boot([0-9A-F]{4})\* vp-test', before)
+        self.assertIsNotNone(m, f'no vp-test entry:\n{before}')
+        entry = m.group(1)
+        self.assertRegex(before, rf'BootOrder: {entry},',
+                         'the new entry is not first in the boot order')
+
+        subprocess.run(['ssh', '-i', key, '-p', str(port), '-o',
+                        'BatchMode=yes', '-o', 'StrictHostKeyChecking=no',
+                        '-o', 'UserKnownHostsFile=/dev/null', '-o',
+                        'LogLevel=ERROR', 'root@127.0.0.1',
+                        'systemctl reboot'], timeout=60, check=False)
+        self.boot_to_login(vm)
+        after = self.ssh(key, port, 'efibootmgr')
+        self.assertRegex(after, rf'BootCurrent: {entry}',
+                         f'the firmware did not boot the new entry:\n{after}')
+        self.assertRegex(after, rf'BootOrder: {entry},',
+                         f'the boot order did not hold:\n{after}')
+
+        # the guest powers itself off: systemd's shutdown, then the kernel
+        vm.cmd('system_powerdown')
+        self.expect(vm, r'reboot: Power down', 180)
+        vm.wait(timeout=60)
+
+        state = subprocess.run(
+            ['dumpe2fs', '-h', f'{disk}?offset={info["root-offset"]}'],
+            capture_output=True, text=True, check=True).stdout
+        self.assertRegex(state, r'Filesystem state:\s+clean')
+        self.assertNotIn('needs_recovery', state)
+
+    def boot_from(self, *device):
+        disk, _ = self.disk_copy()
+        vm = self.uefi_machine(
+            '-drive', f'if=none,id=d0,format=raw,file={disk}', *device,
+            mem='2G')
+        vm.launch()
+        self.boot_to_login(vm)
+        vm.shutdown()
+
+    def test_virtio_blk(self):
+        self.boot_from('-device', 'virtio-blk-pci,drive=d0')
+
+    def test_virtio_scsi(self):
+        self.boot_from('-device', 'virtio-scsi-pci,id=scsi0',
+                       '-device', 'scsi-hd,bus=scsi0.0,drive=d0')
+
+
+if __name__ == '__main__':
+    UefiTest.main()
