@@ -9,7 +9,12 @@
 #     from QEMU's start to the guest's VP-REPORT-BEGIN line, and the guest's
 #     own uptime when it printed its report. ROUNDS rounds, the two machines
 #     interleaved so that load on the host hits both alike.
-#  2. Machine creation: QEMU started paused (-S), until it has answered a
+#  2. UEFI boot of the Debian disk image (make image) to systemd's login
+#     prompt, from NVMe, with no -kernel: virt-pcie with its firmware
+#     (build/firmware) against virt with Debian's stock qemu-efi-riscv64
+#     (build/firmware/stock), each from a fresh copy of the image and of
+#     the variable store. UEFI_ROUNDS rounds (default 2), interleaved.
+#  3. Machine creation: QEMU started paused (-S), until it has answered a
 #     QMP "quit" (the monitor runs only once the machine is built), with its
 #     peak RSS; virt-pcie at 1, 512, 1024, 2048 and 4096 harts, virt at 1
 #     and 512 (its maximum). CREATE_ROUNDS rounds, interleaved.
@@ -17,8 +22,9 @@
 # Medians are printed, and the ratio virt-pcie / virt.
 #
 # Environment: QEMU (default build/qemu-system-riscv64), VP_GUEST (default
-# build/guest), ROUNDS (default 5), CREATE_ROUNDS (default 3), BOOT_TIMEOUT
-# (seconds per boot, default 300), OPENSBI (kit firmware, default 1.6).
+# build/guest), ROUNDS (default 5), UEFI_ROUNDS (default 2), CREATE_ROUNDS
+# (default 3), BOOT_TIMEOUT (seconds per boot, default 300), OPENSBI (kit
+# firmware, default 1.6).
 
 set -euo pipefail
 
@@ -27,6 +33,10 @@ QEMU=${QEMU:-build/qemu-system-riscv64}
 GUEST=${VP_GUEST:-build/guest}
 ROUNDS=${ROUNDS:-5}
 CREATE_ROUNDS=${CREATE_ROUNDS:-3}
+UEFI_ROUNDS=${UEFI_ROUNDS:-2}
+UPSTREAM=${UPSTREAM:-build/upstream/qemu-system-riscv64}
+FW=build/firmware
+DISK=build/disk/debian.img
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-300}
 OPENSBI=${OPENSBI:-1.6}
 
@@ -109,6 +119,53 @@ boot()
         "$name" "$wall" "$up"
 }
 
+# uefi NAME QEMU MACHINE CODE VARS: one UEFI boot of a copy of the Debian
+# image to the login prompt; appends the wall time to $work/NAME.login
+uefi()
+{
+    local name=$1 qemu=$2 machine=$3 code=$4 vars=$5 start line='' wall=''
+    local log=$work/$name.console
+    cp --sparse=always "$(readlink -f "$DISK")" "$work/disk.raw"
+    cp "$vars" "$work/vars.fd"
+    start=$EPOCHREALTIME
+    # The prompt ends no line: a read that times out keeps what it got,
+    # which is collected in $pend until the line ends.
+    local pend='' rc
+    while :; do
+        IFS= read -r -t 1 line && rc=0 || rc=$?
+        pend+=$line
+        [ "$rc" = 1 ] && break
+        case $pend in
+            *"login: "*)
+                wall=$(awk -v a="$start" -v b="$EPOCHREALTIME" \
+                    'BEGIN { printf "%.3f", b - a }')
+                break
+                ;;
+        esac
+        if [ "$rc" = 0 ]; then
+            echo "$pend" >> "$log"
+            pend=''
+        fi
+    done < <(timeout "$BOOT_TIMEOUT" "$qemu" -M "$machine" -m 2G -smp 2 \
+        -display none -nodefaults -serial stdio -no-reboot \
+        -drive "if=pflash,unit=0,format=raw,readonly=on,file=$code" \
+        -drive "if=pflash,unit=1,format=raw,file=$work/vars.fd" \
+        -drive "if=none,id=d0,format=raw,file=$work/disk.raw" \
+        -device nvme,serial=b0,drive=d0 2>&1)
+    # the guest is still running: stop it (timeout passes the signal on)
+    kill "$!" 2>/dev/null || true
+    wait "$!" 2>/dev/null || true
+    rm -f "$work/disk.raw"
+    if [ -z "$wall" ]; then
+        echo "  $name ($machine) did NOT reach the login prompt within" \
+            "${BOOT_TIMEOUT} s"
+        echo x >> "$work/$name.failed"
+        return 0
+    fi
+    echo "$wall" >> "$work/$name.login"
+    printf '  %-10s %8.2f s to the login prompt\n' "$name" "$wall"
+}
+
 # create NAME MACHINE SMP: one paused machine creation; appends seconds to
 # $work/NAME.create and peak RSS (MiB) to $work/NAME.rss
 create()
@@ -158,6 +215,20 @@ for r in $(seq "$ROUNDS"); do
             boot "$name" "$machine"
         fi
     done
+done
+
+echo
+echo "== UEFI boot of the Debian image to login (nvme, -smp 2, -m 2G)," \
+    "$UEFI_ROUNDS rounds"
+for f in "$DISK" "$FW/VIRT_PCIE_CODE.fd" "$FW/stock/RISCV_VIRT_CODE.fd"; do
+    [ -e "$f" ] || die "$f is missing (run 'make build')"
+done
+for r in $(seq "$UEFI_ROUNDS"); do
+    echo " round $r"
+    uefi uefi-virt-pcie "$QEMU" virt-pcie "$FW/VIRT_PCIE_CODE.fd" \
+        "$FW/VIRT_PCIE_VARS.fd"
+    uefi uefi-virt "$UPSTREAM" "$VIRT" "$FW/stock/RISCV_VIRT_CODE.fd" \
+        "$FW/stock/RISCV_VIRT_VARS.fd"
 done
 
 echo
@@ -211,6 +282,9 @@ printf '%-34s %12s %12s %8s\n' 'boot: start to VP-REPORT-BEGIN' \
     "$(secs "$bp")" "$(secs "$bv")" "$(ratio "$bp" "$bv")"
 printf '%-34s %12s %12s %8s\n' 'boot: guest uptime at report' \
     "$(secs "$up")" "$(secs "$uv")" "$(ratio "$up" "$uv")"
+lp=$(med uefi-virt-pcie.login); lv=$(med uefi-virt.login)
+printf '%-34s %12s %12s %8s\n' 'UEFI boot of the image to login' \
+    "$(secs "$lp")" "$(secs "$lv")" "$(ratio "$lp" "$lv")"
 for n in 1 512 1024 2048 4096; do
     cp=$(median "$work/virt-pcie-$n.create")
     rp=$(median "$work/virt-pcie-$n.rss")
@@ -227,11 +301,11 @@ for n in 1 512 1024 2048 4096; do
             "$rp" '-' '-'
     fi
 done
-for m in virt-pcie virt; do
+for m in virt-pcie virt uefi-virt-pcie uefi-virt; do
     if [ -e "$work/$m.failed" ]; then
         echo "bench: $m failed $(wc -l < "$work/$m.failed") boot(s)"
     fi
 done
-if [ -e "$work/virt-pcie.failed" ] || [ -e "$work/virt.failed" ]; then
+if compgen -G "$work/*.failed" > /dev/null; then
     exit 1
 fi
