@@ -9,12 +9,14 @@
 #    of -rtc base=;
 #  - PCI enumeration leaves the console's fixed range alone (the console
 #    keeps working after it) and finds the built-in functions;
-#  - the firmware sees a virtio-net function behind the built-in ones;
+#  - the firmware's network stack gets a DHCP lease on virtio-net (it
+#    needs an entropy source, EFI_RNG_PROTOCOL: here virtio-rng-pci);
 #  - bad input: a read-only variable store, a truncated or missing code
 #    image, and a disk with no EFI system partition.
 
 import os
 import subprocess
+import time
 
 from vp_uefi import UefiTest
 
@@ -22,6 +24,8 @@ RTC_BASE = '2031-05-06T07:08:09'
 
 
 class UefiOnVirtPcie(UefiTest):
+
+    timeout = 900
 
     def test_shell_rtc_pci(self):
         vm = self.uefi_machine('-rtc', f'base={RTC_BASE}',
@@ -45,6 +49,30 @@ class UefiOnVirtPcie(UefiTest):
                       'the firmware does not see the virtio-net function')
         vm.shutdown()
 
+    def test_network(self):
+        """With an entropy source the network stack starts: the firmware
+        first tries to boot from the network (PXE over IPv4 and IPv6, which
+        user-net does not serve), then offers its shell."""
+        vm = self.uefi_machine('-netdev', 'user,id=n0',
+                               '-device', 'virtio-net-pci,netdev=n0,romfile=',
+                               '-device', 'virtio-rng-pci')
+        vm.launch()
+        self.expect(vm, r'Start PXE over IPv4', 120)
+        self.expect(vm, r'Shell> ', 600)
+        self.shell(vm, 'ifconfig -s eth0 dhcp')
+        out = ''
+        for _ in range(30):
+            out = self.shell(vm, 'ifconfig -l eth0')
+            if '10.0.2.15' in out:
+                break
+            time.sleep(1)
+        self.assertIn('10.0.2.15', out,
+                      'no DHCP lease on virtio-net from the firmware')
+        out = self.shell(vm, 'ping -n 2 10.0.2.2', timeout=60)
+        self.assertRegex(out, r'2 packets transmitted, 2 received',
+                         'the firmware cannot ping the user-net gateway')
+        vm.shutdown()
+
     def test_disk_without_esp(self):
         """A blank disk: the firmware finds nothing to boot, says so and
         offers its shell; QEMU stays up."""
@@ -55,7 +83,11 @@ class UefiOnVirtPcie(UefiTest):
                                f'file={disk}',
                                '-device', 'nvme,serial=blank,drive=d0')
         vm.launch()
-        self.expect(vm, r'Shell> ', timeout=90)
+        out = self.expect(vm, r'Shell> ', timeout=90)
+        self.assertRegex(' '.join(out.split()),
+                         r'failed to load Boot\d+ "\s*UEFI QEMU NVMe Ctrl blank'
+                         r'.*: Not Found',
+                         'the firmware did not say the disk is not bootable')
         out = self.shell(vm, 'map -r')
         self.assertNotIn('FS0', out, 'a file system on a blank disk?')
         self.assertRegex(out, r'BLK\d', 'the firmware does not see the disk')
