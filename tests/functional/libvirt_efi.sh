@@ -60,6 +60,7 @@ tmp=$(mktemp -d /var/tmp/vp-efi.XXXXXX)
 chmod 0755 "$tmp"
 disk=$tmp/disk.raw
 cp --sparse=always "$(readlink -f "$image")" "$disk"
+chmod 0644 "$disk"          # the cached image is read-only
 console=$tmp/console.log
 
 # The descriptor, as a distribution's firmware package installs one
