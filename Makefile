@@ -5,8 +5,9 @@
 # See README.md.
 
 .NOTPARALLEL:
-.PHONY: all build deps base fork upstream blobs kit releases release-10.0 run check \
-	firmware bench clean distclean pq-import pq-export upstream-export
+.PHONY: all build deps base fork upstream blobs kit image releases \
+	release-10.0 run check firmware bench clean distclean pq-import pq-export \
+	upstream-export
 
 VP_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/virt-pcie
 export VP_CACHE
@@ -43,6 +44,12 @@ kit: deps
 firmware: deps
 	@tools/build-edk2.sh
 
+# A Debian trixie riscv64 disk image (GPT, ESP with GRUB, ext4 root) in
+# build/disk/, made inside the upstream build with the kit's kernel, and
+# Debian's EDK2 for upstream virt in build/firmware/stock/.
+image: upstream kit
+	@tools/disk-image.sh build
+
 # Earlier releases of the fork (tests/data/virt-pcie/*/built-from), built
 # from this repository's history into $(VP_CACHE)/releases, for the
 # cross-release migration tests.
@@ -52,7 +59,7 @@ releases: deps
 release-10.0: deps
 	@tools/build-release.sh 10.0
 
-build: fork upstream blobs kit firmware releases
+build: fork upstream blobs kit firmware image releases
 
 run: build
 	@tools/run-guest.sh

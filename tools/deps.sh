@@ -24,6 +24,7 @@ wanted=(
     qemu-utils                             # qemu-img: qcow2 for the savevm test
     gcc-riscv64-linux-gnu acpica-tools     # make firmware: EDK2 (and below)
     g++ uuid-dev                           # make firmware: EDK2's BaseTools
+    debootstrap dosfstools fdisk e2fsprogs # make image: the Debian disk image
     openssh-client                         # tests: ssh into the Debian image
 )
 # Installed without their recommends, which are a desktop's worth of QEMU,
