@@ -228,16 +228,19 @@ done
 # (first stage copied the host's hostname and resolv.conf)
 rm -f "$root/etc/resolv.conf"
 echo "$hostname" >"$root/etc/hostname"
-cat >"$root/etc/hosts" <<EOT
-127.0.0.1	localhost
-127.0.1.1	$hostname
-::1		localhost ip6-localhost ip6-loopback
-EOT
-cat >"$root/etc/fstab" <<EOT
-# <file system>	<mount point>	<type>	<options>	<dump>	<pass>
-UUID=$root_uuid	/	ext4	errors=remount-ro	0	1
-UUID=$esp_uuid	/boot/efi	vfat	umask=0077,nofail	0	2
-EOT
+# (tab-separated, as Debian writes them)
+printf '%s\t%s\n' 127.0.0.1 localhost 127.0.1.1 "$hostname" \
+    >"$root/etc/hosts"
+printf '%s\t\t%s\n' ::1 'localhost ip6-localhost ip6-loopback' \
+    >>"$root/etc/hosts"
+{
+    printf '# %s\t%s\t%s\t%s\t%s\t%s\n' '<file system>' '<mount point>' \
+        '<type>' '<options>' '<dump>' '<pass>'
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "UUID=$root_uuid" / ext4 \
+        errors=remount-ro 0 1
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "UUID=$esp_uuid" /boot/efi vfat \
+        umask=0077,nofail 0 2
+} >"$root/etc/fstab"
 
 mkdir -p "$root/etc/systemd/network"
 cat >"$root/etc/systemd/network/20-vp-wired.network" <<'EOT'
