@@ -68,9 +68,10 @@ inputs()
     "${cross}gcc" --version | head -n 1
     iasl -v 2>/dev/null | grep -i version | head -n 1
     echo "${flags[*]}"
-    sha256sum "$VP_TOP/tools/build-edk2.sh" "$VP_TOP/tools/prepare-tree.sh"
-    (cd "$VP_TOP/edk2" && find patches overlay -type f -print0 |
-        sort -z | xargs -0 sha256sum)
+    # (paths relative to the checkout: a fresh clone has the same key)
+    (cd "$VP_TOP" && sha256sum tools/build-edk2.sh tools/prepare-tree.sh &&
+     find edk2/patches edk2/overlay -type f -print0 | sort -z |
+         xargs -0 sha256sum)
 }
 key=$(inputs | sha256sum | cut -c1-16)
 cached=$VP_CACHE/firmware/edk2-$ver-$key
