@@ -68,10 +68,11 @@ CASES = {
         ['-device', 'virtio-mmio'],
         r"-device virtio-mmio: Parameter 'driver' expects a pluggable "
         r"device type"),
+    # (the only virtio bus is the built-in power button's, which is taken)
     'virtio_mmio_device_no_bus': (
         ['-device', 'virtio-rng-device'],
-        r"-device virtio-rng-device: No 'virtio-bus' bus found for device "
-        r"'virtio-rng-device'"),
+        r"-device virtio-rng-device: A 'virtio-bus' bus was found but is "
+        r"full"),
     'missing_bios': (
         ['-bios', '/nonexistent/fw_dynamic.bin'],
         r'Unable to find the RISC-V BIOS "/nonexistent/fw_dynamic\.bin"'),
