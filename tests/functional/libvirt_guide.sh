@@ -163,7 +163,7 @@ done
 # earlycon=sbi: the kernel's CPU bring-up is on the console at once, not
 # only once ttyS0 is up (64 harts on 2 host CPUs get there slowly)
 if run_domain 64 earlycon=sbi; then
-    if wait_for 'smp: Brought up 1 node, 64 CPUs' 300; then
+    if wait_for 'smp: Brought up 1 node, 64 CPUs' 480; then
         ok "cpus-64"
     else
         fail "cpus-64" "console: $(grep 'smp: ' "$tmp/console" | tr -d '\r')"
