@@ -6,7 +6,7 @@
 
 .NOTPARALLEL:
 .PHONY: all build deps base fork upstream blobs kit image releases \
-	release-10.0 run check firmware bench clean distclean pq-import pq-export \
+	release-10.0 libvirt-root run check firmware bench clean distclean pq-import pq-export \
 	upstream-export
 
 VP_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/virt-pcie
@@ -59,12 +59,17 @@ releases: deps
 release-10.0: deps
 	@tools/build-release.sh 10.0
 
+# bookworm-backports' libvirt in a root of its own (build/libvirt-root),
+# for the libvirt tests with a newer libvirt than the host's.
+libvirt-root: fork
+	@tools/libvirt-root.sh build build/qemu-system-riscv64
+
 build: fork upstream blobs kit firmware image releases
 
 run: build
 	@tools/run-guest.sh
 
-check: build
+check: build libvirt-root
 	@tools/run-tests.sh
 
 bench: build

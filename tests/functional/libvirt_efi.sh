@@ -15,13 +15,19 @@
 #  - the root file system was cleanly unmounted (dumpe2fs: clean, no
 #    journal recovery needed).
 # Prints "ok NAME" or "FAIL NAME" per check; exits non-zero on a failure.
+#
+# Run by tools/libvirt-root.sh (libvirt_efi_backports.sh), it uses the
+# libvirt that VP_VIRSH names, whose daemons already run with the
+# descriptor installed (VP_LIBVIRT_STARTED), and whose paths are below
+# VP_LIBVIRT_ROOTFS, and checks that the daemon is version VP_LIBVIRT_EXPECT.
 
 set -u
 
 fork=${1:?usage: $0 FORK}
 top=$(cd "$(dirname "$fork")/.." && pwd)
 name=vp-efi-test
-virsh=(virsh -q -c qemu:///system)
+read -r -a virsh <<<"${VP_VIRSH:-virsh}"
+virsh+=(-q -c qemu:///system)
 fwdir=/etc/qemu/firmware
 json=50-virt-pcie-edk2-riscv64.json
 image=$top/build/disk/debian.img
@@ -64,22 +70,37 @@ chmod 0644 "$disk"          # the cached image is read-only
 console=$tmp/console.log
 
 # The descriptor, as a distribution's firmware package installs one
-if ! cmp -s "$top/build/firmware/$json" "$fwdir/$json"; then
-    mkdir -p "$fwdir"
-    install -m 0644 "$top/build/firmware/$json" "$fwdir/$json"
-    installed=1
-fi
-
-if [ -d /run/systemd/system ]; then
-    systemctl restart libvirtd
-else
-    service virtlogd start > /dev/null
-    service libvirtd restart > /dev/null
+if [ -z "${VP_LIBVIRT_STARTED:-}" ]; then
+    if ! cmp -s "$top/build/firmware/$json" "$fwdir/$json"; then
+        mkdir -p "$fwdir"
+        install -m 0644 "$top/build/firmware/$json" "$fwdir/$json"
+        installed=1
+    fi
+    if [ -d /run/systemd/system ]; then
+        systemctl restart libvirtd
+    else
+        service virtlogd start > /dev/null
+        service libvirtd restart > /dev/null
+    fi
 fi
 for _ in $(seq 50); do
     "${virsh[@]}" list --all > /dev/null 2>&1 && break
     sleep 0.2
 done
+daemon=$("${virsh[@]}" version --daemon 2>&1 |
+    sed -n 's/^Running against daemon: *//p')
+# (a host with no emulator for its own architecture cannot answer that)
+[ -n "$daemon" ] || [ -n "${VP_LIBVIRT_STARTED:-}" ] ||
+    daemon=$(libvirtd --version 2>/dev/null | awk '{ print $NF }')
+echo "libvirt daemon: ${daemon:-unknown}"
+if [ -n "${VP_LIBVIRT_EXPECT:-}" ]; then
+    if [ "$daemon" = "$VP_LIBVIRT_EXPECT" ]; then
+        ok efi-libvirt-version
+    else
+        fail efi-libvirt-version \
+            "daemon '$daemon', expected '$VP_LIBVIRT_EXPECT'"
+    fi
+fi
 
 cat > "$tmp/domain.xml" <<EOF
 <domain type='qemu'>
@@ -120,7 +141,7 @@ then
 else
     fail efi-firmware-autoselected "libvirt chose '$loader'"
 fi
-if [ -n "$nvram" ] && [ -f "$nvram" ]; then
+if [ -n "$nvram" ] && [ -f "${VP_LIBVIRT_ROOTFS:-}$nvram" ]; then
     ok efi-nvram-copied
 else
     fail efi-nvram-copied "no per-domain variable store ('$nvram')"

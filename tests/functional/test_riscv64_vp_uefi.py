@@ -57,7 +57,7 @@ class UefiOnVirtPcie(UefiTest):
                                '-device', 'virtio-net-pci,netdev=n0,romfile=',
                                '-device', 'virtio-rng-pci')
         vm.launch()
-        self.expect(vm, r'Start PXE over IPv4', 120)
+        self.expect(vm, r'Start PXE over IPv4', 300)
         self.expect(vm, r'Shell> ', 600)
         self.shell(vm, 'ifconfig -s eth0 dhcp')
         out = ''
