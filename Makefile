@@ -6,8 +6,8 @@
 
 .NOTPARALLEL:
 .PHONY: all build deps base fork upstream blobs kit image releases \
-	release-10.0 libvirt-root run check firmware bench clean distclean pq-import pq-export \
-	upstream-export
+	release-10.0 libvirt-root sanitize run check firmware bench soak \
+	clean distclean pq-import pq-export upstream-export
 
 VP_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/virt-pcie
 export VP_CACHE
@@ -64,16 +64,26 @@ release-10.0: deps
 libvirt-root: fork
 	@tools/libvirt-root.sh build build/qemu-system-riscv64
 
+# The fork built with AddressSanitizer and UndefinedBehaviorSanitizer, for
+# tests/functional/sanitizers.sh
+sanitize: fork
+	@tools/build-qemu.sh build/fork-src build/sanitize --enable-asan \
+		--enable-ubsan
+
 build: fork upstream blobs kit firmware image releases
 
 run: build
 	@tools/run-guest.sh
 
-check: build libvirt-root
+check: build libvirt-root sanitize
 	@tools/run-tests.sh
 
 bench: build
 	@tools/bench.sh
+
+# 100 live migrations under I/O (SOAK_ROUNDS=N for another count)
+soak: build
+	@tools/soak.sh
 
 # The patch queue as git commits in build/pq; see README.md.
 pq-import: base

@@ -1,9 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# build-qemu.sh SRCDIR BUILDDIR: configure (when needed) and build
-# qemu-system-riscv64 with the feature set virt-pcie uses. The configuration
-# is recorded in BUILDDIR/.vp-config; a change of it starts a fresh build dir.
+# build-qemu.sh SRCDIR BUILDDIR [CONFIGURE-OPTION...]: configure (when
+# needed) and build qemu-system-riscv64 with the feature set virt-pcie uses,
+# plus the options given (e.g. --enable-asan --enable-ubsan). The
+# configuration is recorded in BUILDDIR/.vp-config; a change of it starts a
+# fresh build dir.
 
 set -euo pipefail
 VP_TOOL=build-qemu
@@ -12,6 +14,7 @@ VP_TOOL=build-qemu
 src=$(cd "$1" && pwd)
 mkdir -p "$2"
 bld=$(cd "$2" && pwd)
+shift 2
 
 # Paths below the checkout are given relative to it, so that ccache
 # (CCACHE_BASEDIR is the checkout) hits in a fresh clone too.
@@ -28,6 +31,7 @@ conf=(
     --enable-vnc
     --disable-docs
     --disable-install-blobs
+    "$@"
 )
 want="src=$(readlink -f "$src") ${conf[*]}"
 

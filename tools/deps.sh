@@ -26,6 +26,7 @@ wanted=(
     g++ uuid-dev                           # make firmware: EDK2's BaseTools
     debootstrap dosfstools fdisk e2fsprogs # make image: the Debian disk image
     openssh-client                         # tests: ssh into the Debian image
+    libasan8 libubsan1                     # make sanitize: ASan, UBSan (gcc)
 )
 # Installed without their recommends, which are a desktop's worth of QEMU,
 # codecs and graphics: libvirt, for tests/functional/libvirt_domain.sh

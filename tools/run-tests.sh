@@ -8,7 +8,8 @@
 #   functional  our tests/functional/test_*.py (QEMU's framework, TAP output)
 #   scripts     our tests/functional/*.sh (lines "ok NAME" / "FAIL NAME")
 # VP_TESTS="qtest functional scripts" (a subset) picks groups; VP_ONLY=GLOB
-# picks functional tests and scripts by file name.
+# picks functional tests and scripts by file name. Each test file gets
+# VP_TEST_TIMEOUT seconds (900 by default).
 
 set -uo pipefail
 VP_TOOL=run-tests
@@ -18,6 +19,7 @@ fork=$VP_BUILD/fork
 src=$VP_BUILD/fork-src
 groups=${VP_TESTS:-qtest functional scripts}
 only=${VP_ONLY:-*}
+limit=${VP_TEST_TIMEOUT:-900}
 # A file name with its .py or .sh picks the same test as without.
 only=${only%.py}
 only=${only%.sh}
@@ -133,7 +135,7 @@ run_functional()
         [[ "$base" == $only ]] || continue
         matched=$((matched + 1))
         out=$logdir/$base.tap
-        timeout 900 "$fork/pyvenv/bin/python3" "$t" > "$out" \
+        timeout "$limit" "$fork/pyvenv/bin/python3" "$t" > "$out" \
             2> "$logdir/$base.log"
         rc=$?
         n=0
@@ -163,7 +165,7 @@ run_scripts()
         base=$(basename "$t" .sh)
         [[ "$base" == $only ]] || continue
         matched=$((matched + 1))
-        timeout 900 bash "$t" "$QEMU_TEST_QEMU_BINARY" "$VP_UPSTREAM_QEMU" \
+        timeout "$limit" bash "$t" "$QEMU_TEST_QEMU_BINARY" "$VP_UPSTREAM_QEMU" \
             > "$logdir/$base.log" 2>&1
         rc=$?
         n=0
