@@ -28,10 +28,9 @@ import hashlib
 import json
 import os
 import re
-import threading
 import time
 
-from vp_guest import KitTest
+from vp_guest import Console, KitTest
 
 ROUNDS = int(os.environ.get('VP_SOAK_ROUNDS', '5'))
 BLOCK = 4096
@@ -68,44 +67,6 @@ VERIFY = (
     'echo "VP-BAD $bad"; echo "VP-WRITES $(cat /tmp/writes)"; '
     'grep -E "transmitted|received" /tmp/ping.log | sed "s/^/VP-PING /"; '
     'echo "VP-I""RQ $(grep ttyS0 /proc/interrupts)"')
-
-
-class Console(threading.Thread):
-    """Everything a VM prints on its console, read as it comes."""
-
-    def __init__(self, vm):
-        super().__init__(daemon=True)
-        self.vm = vm
-        self.lines = []
-        vm.console_socket.settimeout(None)
-        self.start()
-
-    def run(self):
-        f = self.vm.console_file
-        while True:
-            try:
-                raw = f.readline()
-            except (OSError, ValueError):
-                break
-            if not raw:
-                break
-            self.lines.append(raw.decode('utf-8', errors='replace')
-                              .rstrip('\r\n'))
-
-    def wait_for(self, pattern, timeout, start=0):
-        """Index of the first line from START with PATTERN, or None."""
-        deadline = time.monotonic() + timeout
-        i = start
-        while time.monotonic() < deadline:
-            while i < len(self.lines):
-                if pattern in self.lines[i]:
-                    return i
-                i += 1
-            time.sleep(0.1)
-        return None
-
-    def send(self, text):
-        self.vm.console_socket.sendall(text.encode() + b'\n')
 
 
 class VirtPcieSoak(KitTest):

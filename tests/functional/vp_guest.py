@@ -16,6 +16,7 @@
 import os
 import re
 import socket
+import threading
 import time
 
 from qemu_test import QemuSystemTest
@@ -29,6 +30,44 @@ WRITE_DISK = ('dd if=/dev/urandom of=/dev/vda bs=1024 count=512 2>/dev/null; '
 DISK_STATE = ('echo 3 > /proc/sys/vm/drop_caches; '
               'echo VP-SUM $(md5sum /dev/vda); '
               'echo VP-UP $(cut -d. -f1 /proc/uptime); echo VP-RTC $(date +%s)')
+
+
+class Console(threading.Thread):
+    """Everything a VM prints on its console, read as it comes."""
+
+    def __init__(self, vm):
+        super().__init__(daemon=True)
+        self.vm = vm
+        self.lines = []
+        vm.console_socket.settimeout(None)
+        self.start()
+
+    def run(self):
+        f = self.vm.console_file
+        while True:
+            try:
+                raw = f.readline()
+            except (OSError, ValueError):
+                break
+            if not raw:
+                break
+            self.lines.append(raw.decode('utf-8', errors='replace')
+                              .rstrip('\r\n'))
+
+    def wait_for(self, pattern, timeout, start=0):
+        """Index of the first line from START with PATTERN, or None."""
+        deadline = time.monotonic() + timeout
+        i = start
+        while time.monotonic() < deadline:
+            while i < len(self.lines):
+                if pattern in self.lines[i]:
+                    return i
+                i += 1
+            time.sleep(0.1)
+        return None
+
+    def send(self, text):
+        self.vm.console_socket.sendall(text.encode() + b'\n')
 
 
 class GuestReport:
