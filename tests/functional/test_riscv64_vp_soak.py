@@ -116,7 +116,7 @@ class VirtPcieSoak(KitTest):
         irq0 = self.irq_count(con.lines[i:i + 1])
         time.sleep(3)
 
-        text = []
+        raw = bytearray()
         times = []
         downtimes = []
         for r in range(ROUNDS):
@@ -132,25 +132,30 @@ class VirtPcieSoak(KitTest):
             times.append(secs)
             downtimes.append(info.get('downtime', 0))
             time.sleep(2)
+            con.drain()
             src.shutdown()
             con.join(10)
-            text += con.lines
+            raw += con.data
             src, con = dst, dcon
             self.log.info('migration %d: %.1f s, downtime %s ms', r + 1,
                           secs, info.get('downtime'))
 
-        # Ticks seen before the report command (whose echo may cut one)
-        ticks_before = len(text) + len(con.lines)
+        # Output before the report command (whose echo may cut a tick)
+        before = len(raw) + len(con.data)
         con.send(VERIFY)
         end = con.wait_for('VP-IRQ', 120)
         self.assertIsNotNone(end, 'the guest did not report')
-        time.sleep(1)
+        con.drain()
         src.shutdown()
         con.join(10)
-        text += con.lines
+        raw += con.data
 
-        self.check_ticks(text[:ticks_before])
-        report = '\n'.join(text)
+        def lines(data):
+            return (data.decode('utf-8', errors='replace')
+                    .replace('\r', '').split('\n'))
+
+        self.check_ticks(lines(raw[:before])[:-1])
+        report = '\n'.join(lines(raw))
         bad = int(re.findall(r'^VP-BAD (\d+)', report, re.M)[-1])
         self.assertEqual(bad, 0, f'{bad} blocks read back wrong in the guest')
         blocks = re.findall(r'^VP-BLK (\d+) (\w+)', report, re.M)

@@ -33,36 +33,47 @@ DISK_STATE = ('echo 3 > /proc/sys/vm/drop_caches; '
 
 
 class Console(threading.Thread):
-    """Everything a VM prints on its console, read as it comes."""
+    """Everything a VM prints on its console, read as it comes, as bytes
+    (a line may end in the next VM, after a migration)."""
 
     def __init__(self, vm):
         super().__init__(daemon=True)
         self.vm = vm
-        self.lines = []
+        self.data = bytearray()
         vm.console_socket.settimeout(None)
         self.start()
 
     def run(self):
-        f = self.vm.console_file
+        sock = self.vm.console_socket
         while True:
             try:
-                raw = f.readline()
+                chunk = sock.recv(65536)
             except (OSError, ValueError):
                 break
-            if not raw:
+            if not chunk:
                 break
-            self.lines.append(raw.decode('utf-8', errors='replace')
-                              .rstrip('\r\n'))
+            self.data += chunk
+
+    @property
+    def lines(self):
+        return [line.rstrip('\r') for line in
+                self.data.decode('utf-8', errors='replace').split('\n')]
+
+    def drain(self, quiet=1.0):
+        """Wait until nothing new arrived for QUIET seconds."""
+        n = -1
+        while n != len(self.data):
+            n = len(self.data)
+            time.sleep(quiet)
 
     def wait_for(self, pattern, timeout, start=0):
         """Index of the first line from START with PATTERN, or None."""
         deadline = time.monotonic() + timeout
-        i = start
         while time.monotonic() < deadline:
-            while i < len(self.lines):
-                if pattern in self.lines[i]:
+            lines = self.lines
+            for i in range(start, len(lines)):
+                if pattern in lines[i]:
                     return i
-                i += 1
             time.sleep(0.1)
         return None
 
