@@ -7,7 +7,7 @@
 .NOTPARALLEL:
 .PHONY: all build deps base fork upstream blobs kit image releases \
 	release-10.0 libvirt-root sanitize run check firmware bench soak \
-	clean distclean pq-import pq-export upstream-export
+	fuzz-build fuzz fuzz-coverage clean distclean pq-import pq-export upstream-export
 
 VP_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/virt-pcie
 export VP_CACHE
@@ -70,12 +70,24 @@ sanitize: fork
 	@tools/build-qemu.sh build/fork-src build/sanitize --enable-asan \
 		--enable-ubsan
 
+# The fork built for fuzzing (clang, libFuzzer, ASan, UBSan), and the
+# fuzzing itself: FUZZ_SECONDS (default 3600) in FUZZ_JOBS jobs (default:
+# one a core); see tools/fuzz.sh. make check runs a one-minute smoke run.
+fuzz-build: fork
+	@tools/fuzz.sh build
+
+fuzz: fuzz-build
+	@tools/fuzz.sh run
+
+fuzz-coverage: fuzz-build
+	@tools/fuzz.sh coverage
+
 build: fork upstream blobs kit firmware image releases
 
 run: build
 	@tools/run-guest.sh
 
-check: build libvirt-root sanitize
+check: build libvirt-root sanitize fuzz-build
 	@tools/run-tests.sh
 
 bench: build

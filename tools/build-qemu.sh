@@ -5,7 +5,8 @@
 # needed) and build qemu-system-riscv64 with the feature set virt-pcie uses,
 # plus the options given (e.g. --enable-asan --enable-ubsan). The
 # configuration is recorded in BUILDDIR/.vp-config; a change of it starts a
-# fresh build dir.
+# fresh build dir. VP_NINJA_TARGET names another binary to build (the fuzz
+# build's qemu-fuzz-riscv64).
 
 set -euo pipefail
 VP_TOOL=build-qemu
@@ -48,8 +49,9 @@ if [ ! -f "$bld/build.ninja" ] ||
     echo "$want" > "$bld/.vp-config"
 fi
 
-vp_say "building $bld/qemu-system-riscv64"
-if ! ninja -C "$bld" qemu-system-riscv64 > "$bld/ninja.log" 2>&1; then
+target=${VP_NINJA_TARGET:-qemu-system-riscv64}
+vp_say "building $bld/$target"
+if ! ninja -C "$bld" "$target" > "$bld/ninja.log" 2>&1; then
     # (|| true: head closing the pipe early must not hide the message)
     grep -E 'error:|FAILED:' "$bld/ninja.log" | head -n 30 >&2 || true
     vp_die "build failed in $bld (full log: $bld/ninja.log)"

@@ -27,6 +27,7 @@ wanted=(
     debootstrap dosfstools fdisk e2fsprogs # make image: the Debian disk image
     openssh-client                         # tests: ssh into the Debian image
     libasan8 libubsan1                     # make sanitize: ASan, UBSan (gcc)
+    clang-14 libclang-rt-14-dev llvm-14    # make fuzz: libFuzzer, coverage
 )
 # Installed without their recommends, which are a desktop's worth of QEMU,
 # codecs and graphics: libvirt, for tests/functional/libvirt_domain.sh
