@@ -37,14 +37,16 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
 # 1. One input, with its qtest trace: the regions and the enumeration.
 printf 'x' > "$tmp/one"
-FUZZ_SERIALIZE_QTEST=1 QTEST_LOG=1 "$bin" --fuzz-target="$target" "$tmp/one" > "$tmp/one.log" 2>&1
+FUZZ_SERIALIZE_QTEST=1 QTEST_LOG=1 "$bin" --fuzz-target="$target" \
+    "$tmp/one" > "$tmp/one.log" 2>&1
 rc=$?
 if [ $rc != 0 ]; then
     tail -n 20 "$tmp/one.log"
     fail fuzz-one-input "exit status $rc"
 fi
-if grep -q '^PCI configuration space through ECAM at 0x30000000, I/O 0x0-0x10000, memory 0x40000000-0x80000000' \
-        "$tmp/one.log"; then
+# (the windows of the spec's memory map, as PCI addresses)
+ecam='ECAM at 0x30000000, I/O 0x0-0x10000, memory 0x40000000-0x80000000'
+if grep -q "^PCI configuration space through $ecam" "$tmp/one.log"; then
     ok fuzz-ecam
 else
     fail fuzz-ecam "no ECAM host found: $(grep -m1 ECAM "$tmp/one.log")"
