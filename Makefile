@@ -7,7 +7,7 @@
 .NOTPARALLEL:
 .PHONY: all build deps base fork upstream blobs kit image releases \
 	release-10.0 libvirt-root sanitize run check firmware bench soak \
-	fuzz-build fuzz fuzz-coverage clean distclean pq-import pq-export upstream-export
+	fuzz-build fuzz fuzz-coverage minimal clean distclean pq-import pq-export upstream-export
 
 VP_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/virt-pcie
 export VP_CACHE
@@ -70,6 +70,13 @@ sanitize: fork
 	@tools/build-qemu.sh build/fork-src build/sanitize --enable-asan \
 		--enable-ubsan
 
+# qemu-system-riscv64 with virt-pcie only and the devices a server guest
+# uses (configs/devices/riscv64-softmmu/virt-pcie.mak), for
+# tests/functional/minimal_build.sh and make bench
+minimal: fork
+	@tools/build-qemu.sh build/fork-src build/minimal \
+		--without-default-devices --with-devices-riscv64=virt-pcie
+
 # The fork built for fuzzing (clang, libFuzzer, ASan, UBSan), and the
 # fuzzing itself: FUZZ_SECONDS (default 3600) in FUZZ_JOBS jobs (default:
 # one a core); see tools/fuzz.sh. make check runs a one-minute smoke run.
@@ -87,7 +94,7 @@ build: fork upstream blobs kit firmware image releases
 run: build
 	@tools/run-guest.sh
 
-check: build libvirt-root sanitize fuzz-build
+check: build libvirt-root sanitize fuzz-build minimal
 	@tools/run-tests.sh
 
 bench: build
