@@ -97,7 +97,7 @@ run: build
 check: build libvirt-root sanitize fuzz-build minimal
 	@tools/run-tests.sh
 
-bench: build
+bench: build minimal
 	@tools/bench.sh
 
 # 100 live migrations under I/O (SOAK_ROUNDS=N for another count)

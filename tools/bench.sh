@@ -18,6 +18,9 @@
 #     QMP "quit" (the monitor runs only once the machine is built), with its
 #     peak RSS; virt-pcie at 1, 512, 1024, 2048 and 4096 harts, virt at 1
 #     and 512 (its maximum). CREATE_ROUNDS rounds, interleaved.
+#  4. Size: the build with only virt-pcie (build/minimal, make minimal)
+#     against the full build (build/fork), the binaries as built and
+#     stripped, when build/minimal exists.
 #
 # Medians are printed, and the ratio virt-pcie / virt.
 #
@@ -301,6 +304,25 @@ for n in 1 512 1024 2048 4096; do
             "$rp" '-' '-'
     fi
 done
+MINIMAL=build/minimal/qemu-system-riscv64
+FULL=build/fork/qemu-system-riscv64
+if [ -x "$MINIMAL" ]; then
+    strip -o "$work/minimal" "$MINIMAL"
+    strip -o "$work/full" "$FULL"
+    printf '%-34s %12s %12s %8s\n' '' minimal full ratio
+    for k in built stripped; do
+        if [ $k = built ]; then a=$MINIMAL b=$FULL
+        else a=$work/minimal b=$work/full; fi
+        sa=$(stat -c %s "$a"); sb=$(stat -c %s "$b")
+        printf "%-34s %8.1f MiB %8.1f MiB %8s\n" \
+            "size: qemu-system-riscv64, $k" \
+            "$(awk -v n="$sa" 'BEGIN { print n / 1048576 }')" \
+            "$(awk -v n="$sb" 'BEGIN { print n / 1048576 }')" \
+            "$(ratio "$sa" "$sb")"
+    done
+else
+    echo "size: $MINIMAL is missing (make minimal): not compared"
+fi
 for m in virt-pcie virt uefi-virt-pcie uefi-virt; do
     if [ -e "$work/$m.failed" ]; then
         echo "bench: $m failed $(wc -l < "$work/$m.failed") boot(s)"
