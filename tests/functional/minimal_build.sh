@@ -74,7 +74,7 @@ sh+='echo VP-W $(md5sum </tmp/d);'
 sh+='echo VP-R $(dd if=/dev/nvme0n1 iflag=direct bs=64k count=16'
 sh+=' 2>/dev/null|md5sum);'
 sh+='ip l set eth0 up;ip a a 10.0.2.15/24 dev eth0;'
-sh+='ping -c 3 10.0.2.2|grep -c ttl=|sed s/^/VP-PONG\\ /'
+sh+='ping -c 3 10.0.2.2|grep -c ttl=|sed "s/^/VP-PONG /"'
 cmd="echo $(printf '%s' "$sh" | base64 -w0)|base64 -d|sh"
 truncate -s 16M "$tmp/nvme.img"
 timeout 300 "$min" -M virt-pcie -m 1G -smp 2 -display none -no-reboot \
