@@ -7,7 +7,8 @@
 .NOTPARALLEL:
 .PHONY: all build deps base fork upstream blobs kit image releases \
 	release-10.0 libvirt-root sanitize run check firmware bench soak \
-	fuzz-build fuzz fuzz-coverage minimal clean distclean pq-import pq-export upstream-export
+	fuzz-build fuzz fuzz-coverage minimal clean distclean pq-import \
+	pq-export upstream-export
 
 VP_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/virt-pcie
 export VP_CACHE

@@ -5,8 +5,8 @@
 # (build/minimal/qemu-system-riscv64, from
 # configs/devices/riscv64-softmmu/virt-pcie.mak; make minimal, part of make
 # check):
-#   - its machines are virt-pcie and its versions, and -M virt says that
-#     the machine is not built in, naming it, with exit status 1;
+#   - its machines are virt-pcie and its versions, and -M virt is refused
+#     as an unsupported machine type, named, with exit status 1;
 #   - it has the devices of the .mak and not those of the full build that
 #     a server guest on virt-pcie does not use;
 #   - the stock guest boots on it with NVMe and virtio-net, and both work:
