@@ -297,12 +297,15 @@ static void virt_pcie_fdt(RISCVVirtPcieState *s)
                        VIRT_PCIE_FLASH_BANKS);
     riscv_mh_fdt_pmu(ms, s->soc);
 
-    riscv_mh_fdt_cpus(ms, s->soc, vmc->timebase_freq);
-    riscv_mh_fdt_cpu_map(ms, s->soc, sockets, map, phandle);
+    riscv_mh_fdt_cpus(ms, &s->fdt_size, s->soc, sockets, vmc->timebase_freq,
+                      map, &phandle, intc);
     for (int i = sockets - 1; i >= 0; i--) {
-        RiscvMhHarts h = riscv_mh_fdt_socket(ms, s->soc, i, dram, &phandle,
-                                             intc);
+        RiscvMhHarts h = riscv_mh_socket_harts(s->soc, i, intc);
 
+        riscv_mh_fdt_socket_memory(ms->fdt,
+                                   dram + riscv_socket_mem_offset(ms, i),
+                                   riscv_socket_mem_size(ms, i), i,
+                                   ms->numa_state && ms->numa_state->num_nodes);
         riscv_mh_fdt_mtimers(ms, &h, mtimer->base + i * mtimer->size,
                              mtimer->size, mtimer->size);
     }

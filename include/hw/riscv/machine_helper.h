@@ -137,27 +137,23 @@ void riscv_mh_socket_init(MachineState *ms, RISCVHartArrayState *soc,
 /* Harts of @socket in sockets array @soc; @intc holds all harts' intc. */
 RiscvMhHarts riscv_mh_socket_harts(const RISCVHartArrayState *soc,
                                    int socket, const uint32_t *intc);
-/* /cpus with @timebase (Hz) and an empty /cpus/cpu-map, for @soc's harts. */
-void riscv_mh_fdt_cpus(MachineState *ms, RISCVHartArrayState *soc,
-                       uint32_t timebase);
 /* What the cpu-map of the device tree describes */
 typedef enum RiscvMhCpuMap {
     RISCV_MH_CPU_MAP_SOCKETS,   /* cluster<socket>/core<i>: the sockets */
     RISCV_MH_CPU_MAP_SMP,       /* socket/cluster/core[/thread] of -smp */
 } RiscvMhCpuMap;
 /*
- * The cpu-map entries of all harts of the @sockets sockets of @soc, for the
- * cpu nodes that riscv_mh_fdt_socket() makes next, socket by socket from
- * the last, with phandles from @phandle on. Written first, while /cpus
- * has no other child, every path it follows is short: making the map
- * takes linear time.
+ * /cpus (machine_helper-cpus.c), counting at @timebase Hz: a cpu node and
+ * its riscv,cpu-intc for each hart of the @sockets sockets of @soc, and
+ * the cpu-map.  Each hart takes two phandles from *@phandle on, counted
+ * from the last hart backwards; @intc receives the harts' intc phandles.
+ * The time taken is linear in the number of harts.  The tree is copied
+ * into a new buffer of *@fdt_size bytes, or more if they are too few.
  */
-void riscv_mh_fdt_cpu_map(MachineState *ms, RISCVHartArrayState *soc,
-                          int sockets, RiscvMhCpuMap map, uint32_t phandle);
-/* cpu + intc nodes and memory of @socket; fills @intc. */
-RiscvMhHarts riscv_mh_fdt_socket(MachineState *ms, RISCVHartArrayState *soc,
-                                 int socket, hwaddr dram_base,
-                                 uint32_t *phandle, uint32_t *intc);
+void riscv_mh_fdt_cpus(MachineState *ms, int *fdt_size,
+                       RISCVHartArrayState *soc, int sockets,
+                       uint32_t timebase, RiscvMhCpuMap map,
+                       uint32_t *phandle, uint32_t *intc);
 /* memory node of one socket, numa-node-id when NUMA is on. */
 void riscv_mh_fdt_socket_memory(void *fdt, hwaddr addr, uint64_t size,
                                 int socket_id, bool numa_enabled);
