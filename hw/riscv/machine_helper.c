@@ -28,6 +28,8 @@
 #include "system/kvm.h"
 #include "system/numa.h"
 #include "system/qtest.h"
+#include "system/tcg.h"
+#include "qemu/cutils.h"
 #include "system/address-spaces.h"
 #include "target/riscv/cpu.h"
 #include "target/riscv/pmu.h"
@@ -195,6 +197,36 @@ void riscv_mh_fdt_reserve(MachineState *ms, int *fdt_size, int bytes)
     g_free(ms->fdt);
     ms->fdt = fdt;
     *fdt_size = size;
+}
+
+/* Mappings of QEMU's address space that are not the harts' */
+#define MH_HOST_MAPS_BASE 1024
+
+void riscv_mh_check_host_maps(MachineState *ms)
+{
+#ifdef CONFIG_LINUX
+    const char *file = "/proc/sys/vm/max_map_count";
+    g_autofree char *text = NULL;
+    uint64_t limit, need;
+    int per_hart = 2;   /* the hart's thread: its stack and guard page */
+
+    if (!g_file_get_contents(file, &text, NULL, NULL) ||
+        qemu_strtou64(g_strchomp(text), NULL, 10, &limit)) {
+        return;
+    }
+    if (tcg_enabled() && qemu_tcg_mttcg_enabled()) {
+        per_hart += 2;  /* its translation region and guard page */
+    }
+    need = (uint64_t)ms->smp.cpus * per_hart + MH_HOST_MAPS_BASE;
+    if (need > limit) {
+        error_report("%u harts need about %" PRIu64 " memory mappings, "
+                     "but vm.max_map_count is %" PRIu64 ": raise it (sysctl "
+                     "vm.max_map_count=%" PRIu64 ")%s", ms->smp.cpus, need,
+                     limit, ROUND_UP(need, 65536),
+                     per_hart > 2 ? " or use -accel tcg,thread=single" : "");
+        exit(1);
+    }
+#endif
 }
 
 void riscv_mh_socket_init(MachineState *ms, RISCVHartArrayState *soc,

@@ -122,6 +122,45 @@ static bool virt_pcie_check_ram(uint64_t size, Error **errp)
 }
 
 /*
+ * What the interrupt controllers can address: an M-level IMSIC group holds
+ * VIRT_PCIE_GROUP_HARTS_MAX harts, and an APLIC in MSI mode names the
+ * target hart by a hart index of VIRT_PCIE_HART_INDEX_BITS bits, made of
+ * the IMSIC group number above the hart's number in its group.
+ */
+static void virt_pcie_check_groups(MachineState *ms, int sockets, bool nodes)
+{
+    const char *what = nodes ? "NUMA node" : "socket";
+    int widest = 0, at = 0;
+    uint32_t bits;
+
+    for (int i = 0; i < sockets; i++) {
+        int harts = riscv_socket_hart_count(ms, i);
+
+        if (harts > widest) {
+            widest = harts;
+            at = i;
+        }
+    }
+    if (widest > VIRT_PCIE_GROUP_HARTS_MAX) {
+        error_report("virt-pcie: %s %d has %d harts, at most %d (the harts "
+                     "of one IMSIC group)", what, at, widest,
+                     VIRT_PCIE_GROUP_HARTS_MAX);
+        exit(1);
+    }
+    bits = riscv_mh_index_bits(sockets) + riscv_mh_index_bits(widest);
+    if (bits > VIRT_PCIE_HART_INDEX_BITS) {
+        error_report("virt-pcie: %d %ss with up to %d harts (%s %d) need a "
+                     "%u-bit hart index, but an APLIC in MSI mode has %d "
+                     "bits: with %d %ss, each may have at most %d harts",
+                     sockets, what, widest, what, at, bits,
+                     VIRT_PCIE_HART_INDEX_BITS, sockets, what,
+                     1 << (VIRT_PCIE_HART_INDEX_BITS -
+                           riscv_mh_index_bits(sockets)));
+        exit(1);
+    }
+}
+
+/*
  * The harts' groups: each has its MTIMER, APLIC domains and IMSIC group.
  * They are the NUMA nodes; up to 10.0, -smp sockets without -numa made
  * one node per socket.
@@ -169,6 +208,8 @@ static int virt_pcie_check_harts(MachineState *ms)
         }
         exit(1);
     }
+    virt_pcie_check_groups(ms, sockets, vmc->smp_topology);
+    riscv_mh_check_host_maps(ms);
     return sockets;
 }
 
@@ -768,6 +809,7 @@ static void virt_pcie_machine_10_0_options(MachineClass *mc)
     vmc->writable_vars = false;
     mc->smp_props.clusters_supported = false;
     vmc->timebase_freq = RISCV_ACLINT_DEFAULT_TIMEBASE_FREQ;
+    mc->max_cpus = VIRT_PCIE_CPUS_MAX_10_0;
     compat_props_add(mc->compat_props, hw_compat_10_1, hw_compat_10_1_len);
     compat_props_add(mc->compat_props, hw_compat_10_0, hw_compat_10_0_len);
     compat_props_add(mc->compat_props, virt_pcie_compat_10_0,

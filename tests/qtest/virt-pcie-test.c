@@ -29,6 +29,12 @@
 /* Two NUMA nodes of two harts each; seventeen nodes */
 #define NUMA_2X2 "-numa node,cpus=0-1,mem=256M -numa node,cpus=2-3,mem=256M"
 #define NODE_128M "-numa node,mem=128M "
+#define NUMA_1(n) "-numa node,cpus=" #n ",mem=64M "
+/* harts 2048 to 2062 in 15 nodes of one */
+#define NUMA_15X1 NUMA_1(2048) NUMA_1(2049) NUMA_1(2050) NUMA_1(2051) \
+    NUMA_1(2052) NUMA_1(2053) NUMA_1(2054) NUMA_1(2055) NUMA_1(2056) \
+    NUMA_1(2057) NUMA_1(2058) NUMA_1(2059) NUMA_1(2060) NUMA_1(2061) \
+    NUMA_1(2062)
 #define NUMA_17 "-m 2176M " NODE_128M NODE_128M NODE_128M NODE_128M \
     NODE_128M NODE_128M NODE_128M NODE_128M NODE_128M NODE_128M NODE_128M \
     NODE_128M NODE_128M NODE_128M NODE_128M NODE_128M NODE_128M
@@ -578,7 +584,98 @@ static void test_mmio_policy(void)
     qtest_quit(qts);
 }
 
-/* The largest machine: 4096 harts in 2 NUMA nodes */
+/*
+ * The largest machine: 16384 harts in 16 NUMA nodes of 1024, whose hart
+ * index (4 bits of IMSIC group, 10 of hart) fills the 14 bits an APLIC in
+ * MSI mode has
+ */
+static void test_16384_harts(void)
+{
+    const char *imsics[] = { "/soc/interrupt-controller@10000000000",
+                             "/soc/interrupt-controller@10080000000" };
+    const uint64_t last_s_group = 0x10080000000ULL + (15ULL << 27);
+    g_autoptr(GString) args = g_string_new("-smp 16384 -m 2G");
+    gint64 start = g_get_monotonic_time();
+    g_autofree void *fdt = NULL;
+    const fdt32_t *p;
+    int cpus = 0, n;
+
+    for (int i = 0; i < 16; i++) {
+        g_string_append_printf(args, " -numa node,cpus=%d-%d,mem=128M",
+                               i * 1024, i * 1024 + 1023);
+    }
+    fdt = dump_dtb("", args->str);
+    g_test_message("16384 harts created in %.1f s",
+                   (g_get_monotonic_time() - start) / 1e6);
+    for (int off = fdt_first_subnode(fdt, node(fdt, "/cpus")); off >= 0;
+         off = fdt_next_subnode(fdt, off)) {
+        cpus += g_str_has_prefix(fdt_get_name(fdt, off, NULL), "cpu@");
+    }
+    g_assert_cmpint(cpus, ==, 16384);
+    g_assert_cmpuint(cell(fdt, "/cpus/cpu@16383", "reg"), ==, 16383);
+    g_assert_cmpuint(cell(fdt, "/cpus/cpu@16383", "numa-node-id"), ==, 15);
+    g_assert_cmpint(count_compatible(fdt, "riscv,aclint-mtimer"), ==, 16);
+    g_assert_cmpint(count_compatible(fdt, "riscv,aplic"), ==, 32);
+    for (int i = 0; i < ARRAY_SIZE(imsics); i++) {
+        g_assert_cmpuint(cell(fdt, imsics[i], "riscv,hart-index-bits"), ==,
+                         10);
+        g_assert_cmpuint(cell(fdt, imsics[i], "riscv,group-index-bits"), ==,
+                         4);
+        cells(fdt, imsics[i], "interrupts-extended", &n);
+        g_assert_cmpint(n, ==, 2 * 16384);
+        p = cells(fdt, imsics[i], "reg", &n);
+        g_assert_cmpint(n, ==, 16 * 4);
+    }
+    /* The last S-level group: 1024 harts of 8 interrupt files */
+    g_assert_cmpuint(((uint64_t)fdt32_to_cpu(p[60]) << 32) |
+                     fdt32_to_cpu(p[61]), ==, last_s_group);
+    g_assert_cmpuint(fdt32_to_cpu(p[63]), ==, 1024 * 8 * 4096);
+    /* The last hart's cpu-intc takes the last S-level IMSIC's interrupt */
+    p = cells(fdt, imsics[1], "interrupts-extended", &n);
+    g_assert_cmpuint(fdt32_to_cpu(p[n - 2]), ==,
+                     fdt_get_phandle(fdt, node(fdt, "/cpus/cpu@16383/"
+                                               "interrupt-controller")));
+}
+
+/*
+ * Under TCG, a thread per hart: each takes 4 mappings of QEMU's address
+ * space, which Linux's vm.max_map_count bounds (65530 by default). When
+ * 16384 harts do not fit, QEMU says so instead of aborting as it fails to
+ * make a thread.
+ */
+static void test_16384_harts_tcg(void)
+{
+    g_autoptr(GString) args = g_string_new("-accel tcg -smp 16384 -m 2G");
+    g_autofree char *text = NULL;
+    g_autofree char *err = NULL;
+    g_autofree char *dir = g_dir_make_tmp("virt-pcie-XXXXXX", NULL);
+    g_autofree char *file = g_build_filename(dir, "x.dtb", NULL);
+    g_autofree char *cmd = NULL;
+    uint64_t limit;
+
+    g_assert(g_file_get_contents("/proc/sys/vm/max_map_count", &text, NULL,
+                                 NULL));
+    limit = g_ascii_strtoull(text, NULL, 10);
+    for (int i = 0; i < 16; i++) {
+        g_string_append_printf(args, " -numa node,cpus=%d-%d,mem=128M",
+                               i * 1024, i * 1024 + 1023);
+    }
+    cmd = g_strdup_printf("-M virt-pcie,dumpdtb=%s %s", file, args->str);
+    if (limit >= 16384 * 4 + 1024) {
+        g_test_message("vm.max_map_count is %" PRIu64 ": 16384 TCG harts fit",
+                       limit);
+        g_assert_cmpint(run_qemu(cmd, &err), ==, 0);
+    } else {
+        g_assert_cmpint(run_qemu(cmd, &err), ==, 1);
+        g_assert(strstr(err, "16384 harts need about 66560 memory mappings, "
+                        "but vm.max_map_count is"));
+        g_assert(strstr(err, "-accel tcg,thread=single"));
+    }
+    unlink(file);
+    rmdir(dir);
+}
+
+/* 4096 harts in 2 NUMA nodes */
 static void test_4096_harts(void)
 {
     gint64 start = g_get_monotonic_time();
@@ -629,7 +726,11 @@ typedef struct Refused {
 } Refused;
 
 static const Refused refused[] = {
-    { "smp-4097", "-smp 4097", "4097" },
+    { "smp-16385", "-smp 16385", "16385" },
+    { "node-4097", "-smp 4097", "NUMA node 0 has 4097 harts, at most 4096" },
+    { "index-15-bits", "-smp 2063 -m 2G -numa node,cpus=0-2047,mem=1088M "
+      NUMA_15X1, "need a 15-bit hart index" },
+    { "smp-4097-10.0", "-M virt-pcie-10.0 -smp 4097", "4097" },
     { "node-4096-of-2", "-smp 4096 -m 1G -numa node,cpus=0-4095,mem=512M "
       "-numa node,mem=512M", "a node of more than 4095 harts" },
     { "nodes-17", "-smp 17 " NUMA_17, "17 NUMA nodes" },
@@ -693,6 +794,8 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-pcie/msi", test_msi);
     qtest_add_func("/virt-pcie/mmio-policy", test_mmio_policy);
     qtest_add_func("/virt-pcie/harts-4096", test_4096_harts);
+    qtest_add_func("/virt-pcie/harts-16384", test_16384_harts);
+    qtest_add_func("/virt-pcie/harts-16384-tcg", test_16384_harts_tcg);
     for (int i = 0; i < ARRAY_SIZE(refused); i++) {
         g_autofree char *name = g_strdup_printf("/virt-pcie/refused/%s",
                                                 refused[i].name);

@@ -131,6 +131,14 @@ void riscv_mh_fdt_reserve(MachineState *ms, int *fdt_size, int bytes);
 void riscv_mh_machine_class_numa(MachineClass *mc);
 /* Without -numa, make each -smp socket a NUMA node with a share of RAM. */
 void riscv_mh_numa_from_sockets(MachineState *ms);
+/*
+ * Refuse @ms when the host cannot create its harts' threads: on Linux,
+ * each thread takes two mappings of QEMU's address space (its stack and
+ * guard page), four with a thread per hart under TCG (its translation
+ * region and guard page too), and vm.max_map_count (65530 by default)
+ * bounds their number.  A thread that cannot be created aborts QEMU.
+ */
+void riscv_mh_check_host_maps(MachineState *ms);
 /* Check and realize hart array "soc<socket>" of @ms into @soc. */
 void riscv_mh_socket_init(MachineState *ms, RISCVHartArrayState *soc,
                           int socket);

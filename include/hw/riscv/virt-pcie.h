@@ -21,8 +21,11 @@ OBJECT_DECLARE_TYPE(RISCVVirtPcieState, RISCVVirtPcieMachineClass,
 
 /* Limits of the platform */
 #define VIRT_PCIE_SOCKETS_MAX       16
-#define VIRT_PCIE_CPUS_MAX          4096
+#define VIRT_PCIE_CPUS_MAX          16384   /* 16 sockets of 1024 */
+#define VIRT_PCIE_CPUS_MAX_10_0     4096
 #define VIRT_PCIE_SOCKET_HARTS_MAX  4095    /* one ACLINT MTIMER */
+#define VIRT_PCIE_GROUP_HARTS_MAX   4096    /* one M-level IMSIC group */
+#define VIRT_PCIE_HART_INDEX_BITS   14      /* APLIC target, MSI mode */
 #define VIRT_PCIE_AIA_GUESTS_MAX    7
 #define VIRT_PCIE_FLASH_BANKS       2
 
