@@ -8,7 +8,12 @@
 #     busybox initramfs) with an NVMe disk and a virtio-net NIC: the wall time
 #     from QEMU's start to the guest's VP-REPORT-BEGIN line, and the guest's
 #     own uptime when it printed its report. ROUNDS rounds, the two machines
-#     interleaved so that load on the host hits both alike.
+#     interleaved so that load on the host hits both alike. Also the wall
+#     time to the kernel's first line ("Linux version"): what is spent
+#     before the kernel runs.
+#  1b. The same boot with more harts (SMP_BOOTS, default "8 32 64"),
+#     SMP_ROUNDS rounds (default 1), with SMP_TIMEOUT seconds each (default
+#     900: 64 harts under TCG on 2 host CPUs take about 5 minutes).
 #  2. UEFI boot of the Debian disk image (make image) to systemd's login
 #     prompt, from NVMe, with no -kernel: virt-pcie with its firmware
 #     (build/firmware) against virt with Debian's stock qemu-efi-riscv64
@@ -16,8 +21,11 @@
 #     the variable store. UEFI_ROUNDS rounds (default 2), interleaved.
 #  3. Machine creation: QEMU started paused (-S), until it has answered a
 #     QMP "quit" (the monitor runs only once the machine is built), with its
-#     peak RSS; virt-pcie at 1, 512, 1024, 2048 and 4096 harts, virt at 1
-#     and 512 (its maximum). CREATE_ROUNDS rounds, interleaved.
+#     peak RSS; virt-pcie at 1, 512, 1024, 2048, 4096, 8192 and 16384
+#     harts, virt at 1 and 512 (its maximum). CREATE_ROUNDS rounds,
+#     interleaved. 16384 harts need vm.max_map_count above 66560 (a thread
+#     per hart): with a smaller one, that size is left out and the reason
+#     printed.
 #  4. Size: the build with only virt-pcie (build/minimal, make minimal)
 #     against the full build (build/fork), the binaries as built and
 #     stripped, when build/minimal exists.
@@ -26,8 +34,9 @@
 #
 # Environment: QEMU (default build/qemu-system-riscv64), VP_GUEST (default
 # build/guest), ROUNDS (default 5), UEFI_ROUNDS (default 2), CREATE_ROUNDS
-# (default 3), BOOT_TIMEOUT (seconds per boot, default 300), OPENSBI (kit
-# firmware, default 1.6).
+# (default 3), SMP_BOOTS, SMP_ROUNDS, SMP_TIMEOUT (above), BOOT_TIMEOUT
+# (seconds per 2-hart boot, default 300), OPENSBI (kit firmware, default
+# 1.6). A count of 0 rounds leaves that part out.
 
 set -euo pipefail
 
@@ -41,6 +50,9 @@ UPSTREAM=${UPSTREAM:-build/upstream/qemu-system-riscv64}
 FW=build/firmware
 DISK=build/disk/debian.img
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-300}
+SMP_BOOTS=${SMP_BOOTS:-8 32 64}
+SMP_ROUNDS=${SMP_ROUNDS:-1}
+SMP_TIMEOUT=${SMP_TIMEOUT:-900}
 OPENSBI=${OPENSBI:-1.6}
 
 die()
@@ -80,18 +92,25 @@ ratio()
         print "n/a"; else printf "%.2f\n", a / b }'
 }
 
-# boot NAME MACHINE [ARGS...]: one boot of the kit; appends the wall time to
-# $work/NAME.wall and the guest uptime to $work/NAME.up
+# boot NAME MACHINE SMP [ARGS...]: one boot of the kit with SMP harts;
+# appends the wall time to $work/NAME.wall, the wall time to the kernel's
+# first line to $work/NAME.kernel and the guest uptime to $work/NAME.up
 boot()
 {
-    local name=$1 machine=$2 start now line wall='' up='' log
-    shift 2
+    local name=$1 machine=$2 smp=$3 start now line wall='' up='' log
+    local kernel='' limit=$BOOT_TIMEOUT
+    shift 3
+    [ "$smp" = 2 ] || limit=$SMP_TIMEOUT
     log=$work/$name.console
     start=$EPOCHREALTIME
     while IFS= read -r line; do
         line=${line%$'\r'}
         echo "$line" >> "$log"
         case $line in
+            *"Linux version"*)
+                [ -n "$kernel" ] || kernel=$(awk -v a="$start" \
+                    -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
+                ;;
             VP-REPORT-BEGIN)
                 now=$EPOCHREALTIME
                 wall=$(awk -v a="$start" -v b="$now" \
@@ -99,7 +118,7 @@ boot()
                 ;;
             "uptime "*) up=${line#uptime } ;;
         esac
-    done < <(timeout "$BOOT_TIMEOUT" "$QEMU" -M "$machine" -m 1G -smp 2 \
+    done < <(timeout "$limit" "$QEMU" -M "$machine" -m 1G -smp "$smp" \
         -display none -nodefaults -serial stdio -no-reboot \
         -bios "$GUEST/opensbi-$OPENSBI/fw_dynamic.bin" "$@" \
         -kernel "$GUEST/Image" -initrd "$GUEST/initrd.cpio.gz" \
@@ -109,7 +128,7 @@ boot()
         -device virtio-net-pci,netdev=n0,romfile= -netdev user,id=n0 2>&1)
     if [ -z "$wall" ] || [ -z "$up" ]; then
         echo "  $name ($machine) did NOT reach userspace" \
-            "within ${BOOT_TIMEOUT} s;" \
+            "within $limit s;" \
             "console tail ($(grep -c . "$log" 2>/dev/null || echo 0)" \
             "lines in all):"
         tail -n 5 "$log" 2>/dev/null | sed 's/^/    | /'
@@ -118,8 +137,10 @@ boot()
     fi
     echo "$wall" >> "$work/$name.wall"
     echo "$up" >> "$work/$name.up"
-    printf '  %-10s %8.2f s to VP-REPORT-BEGIN, guest uptime %6.2f s\n' \
-        "$name" "$wall" "$up"
+    echo "${kernel:-nan}" >> "$work/$name.kernel"
+    printf '  %-14s %8.2f s to VP-REPORT-BEGIN (kernel at %s s), guest' \
+        "$name" "$wall" "${kernel:-?}"
+    printf ' uptime %6.2f s\n' "$up"
 }
 
 # uefi NAME QEMU MACHINE CODE VARS: one UEFI boot of a copy of the Debian
@@ -213,19 +234,30 @@ for r in $(seq "$ROUNDS"); do
             continue
         fi
         if [ "$name" = virt-pcie ]; then
-            boot "$name" "$machine" ${VP_ARGS[@]+"${VP_ARGS[@]}"}
+            boot "$name" "$machine" 2 ${VP_ARGS[@]+"${VP_ARGS[@]}"}
         else
-            boot "$name" "$machine"
+            boot "$name" "$machine" 2
         fi
+    done
+done
+
+echo
+echo "== Boot to userspace with more harts (-smp $SMP_BOOTS), $SMP_ROUNDS" \
+    "round(s)"
+for n in $SMP_BOOTS; do
+    for r in $(seq "$SMP_ROUNDS"); do
+        boot "virt-pcie-s$n" virt-pcie "$n" ${VP_ARGS[@]+"${VP_ARGS[@]}"}
+        boot "virt-s$n" "$VIRT" "$n"
     done
 done
 
 echo
 echo "== UEFI boot of the Debian image to login (nvme, -smp 2, -m 2G)," \
     "$UEFI_ROUNDS rounds"
-for f in "$DISK" "$FW/VIRT_PCIE_CODE.fd" "$FW/stock/RISCV_VIRT_CODE.fd"; do
-    [ -e "$f" ] || die "$f is missing (run 'make build')"
-done
+[ "$UEFI_ROUNDS" = 0 ] ||
+    for f in "$DISK" "$FW/VIRT_PCIE_CODE.fd" "$FW/stock/RISCV_VIRT_CODE.fd"; do
+        [ -e "$f" ] || die "$f is missing (run 'make build')"
+    done
 for r in $(seq "$UEFI_ROUNDS"); do
     echo " round $r"
     uefi uefi-virt-pcie "$QEMU" virt-pcie "$FW/VIRT_PCIE_CODE.fd" \
@@ -255,7 +287,16 @@ CREATE=(
     "virt-pcie-1024 virt-pcie 1024 $(numa 4 1024)"
     "virt-pcie-2048 virt-pcie 2048 $(numa 8 2048)"
     "virt-pcie-4096 virt-pcie 4096 $(numa 16 4096)"
+    "virt-pcie-8192 virt-pcie 8192 $(numa 16 8192)"
 )
+# a thread per hart takes 4 mappings under TCG (the spec, Harts and sockets)
+maps=$(cat /proc/sys/vm/max_map_count 2>/dev/null || echo 0)
+if [ "$maps" -ge $((16384 * 4 + 1024)) ]; then
+    CREATE+=("virt-pcie-16384 virt-pcie 16384 $(numa 16 16384)")
+else
+    echo "  16384 harts left out: vm.max_map_count is $maps, 16384 TCG" \
+        "harts need 66560 (sysctl vm.max_map_count=131072)"
+fi
 for r in $(seq "$CREATE_ROUNDS"); do
     echo " round $r"
     for c in "${CREATE[@]}"; do
@@ -285,10 +326,19 @@ printf '%-34s %12s %12s %8s\n' 'boot: start to VP-REPORT-BEGIN' \
     "$(secs "$bp")" "$(secs "$bv")" "$(ratio "$bp" "$bv")"
 printf '%-34s %12s %12s %8s\n' 'boot: guest uptime at report' \
     "$(secs "$up")" "$(secs "$uv")" "$(ratio "$up" "$uv")"
+kp=$(med virt-pcie.kernel); kv=$(med virt.kernel)
+printf '%-34s %12s %12s %8s\n' 'boot: start to "Linux version"' \
+    "$(secs "$kp")" "$(secs "$kv")" "$(ratio "$kp" "$kv")"
+for n in $SMP_BOOTS; do
+    bp=$(med "virt-pcie-s$n.wall"); bv=$(med "virt-s$n.wall")
+    printf '%-34s %12s %12s %8s\n' "boot, $n harts: to VP-REPORT-BEGIN" \
+        "$(secs "$bp")" "$(secs "$bv")" "$(ratio "$bp" "$bv")"
+done
 lp=$(med uefi-virt-pcie.login); lv=$(med uefi-virt.login)
 printf '%-34s %12s %12s %8s\n' 'UEFI boot of the image to login' \
     "$(secs "$lp")" "$(secs "$lv")" "$(ratio "$lp" "$lv")"
-for n in 1 512 1024 2048 4096; do
+for n in 1 512 1024 2048 4096 8192 16384; do
+    [ -e "$work/virt-pcie-$n.create" ] || continue
     cp=$(median "$work/virt-pcie-$n.create")
     rp=$(median "$work/virt-pcie-$n.rss")
     if [ -e "$work/virt-$n.create" ]; then
@@ -323,7 +373,8 @@ if [ -x "$MINIMAL" ]; then
 else
     echo "size: $MINIMAL is missing (make minimal): not compared"
 fi
-for m in virt-pcie virt uefi-virt-pcie uefi-virt; do
+for m in virt-pcie virt uefi-virt-pcie uefi-virt \
+    $(for n in $SMP_BOOTS; do echo "virt-pcie-s$n virt-s$n"; done); do
     if [ -e "$work/$m.failed" ]; then
         echo "bench: $m failed $(wc -l < "$work/$m.failed") boot(s)"
     fi
