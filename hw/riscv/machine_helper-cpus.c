@@ -311,16 +311,9 @@ static void mh_seq_cpu_map(MhSeqTree *t, MachineState *ms,
     mh_seq_end(t);
 }
 
-void riscv_mh_fdt_cpus(MachineState *ms, int *fdt_size,
-                       RISCVHartArrayState *soc, int sockets,
-                       uint32_t timebase, RiscvMhCpuMap map,
-                       uint32_t *phandle, uint32_t *intc)
+void riscv_mh_fdt_cpus(MachineState *ms, RISCVHartArrayState *soc,
+                       uint32_t timebase)
 {
-    g_autofree uint32_t *cpu_ph = g_new(uint32_t, ms->smp.cpus);
-    int scratch_size, index = 0, last = 2 * ms->smp.cpus;
-    void *scratch = create_device_tree(&scratch_size);
-    MhSeqTree cpus;
-
     if (kvm_enabled()) {
         timebase = kvm_riscv_get_timebase_frequency(&soc->harts[0]);
     }
@@ -328,14 +321,42 @@ void riscv_mh_fdt_cpus(MachineState *ms, int *fdt_size,
     qemu_fdt_setprop_cell(ms->fdt, "/cpus", "timebase-frequency", timebase);
     qemu_fdt_setprop_cell(ms->fdt, "/cpus", "#size-cells", 0);
     qemu_fdt_setprop_cell(ms->fdt, "/cpus", "#address-cells", 1);
+}
+
+/* The phandle of hart @index's cpu node; its intc's is the next one */
+static uint32_t mh_hart_phandle(MachineState *ms, uint32_t first, int index)
+{
+    /* Two a hart, counted from the last hart backwards */
+    return first + 2 * (ms->smp.cpus - 1 - index);
+}
+
+uint32_t riscv_mh_hart_phandles(MachineState *ms, uint32_t *phandle,
+                                uint32_t *intc)
+{
+    uint32_t first = *phandle;
+
+    for (int i = 0; i < ms->smp.cpus; i++) {
+        intc[i] = mh_hart_phandle(ms, first, i) + 1;
+    }
+    *phandle += 2 * ms->smp.cpus;
+    return first;
+}
+
+void riscv_mh_fdt_harts(MachineState *ms, int *fdt_size,
+                        RISCVHartArrayState *soc, int sockets,
+                        RiscvMhCpuMap map, uint32_t first)
+{
+    g_autofree uint32_t *cpu_ph = g_new(uint32_t, ms->smp.cpus);
+    int scratch_size, index = 0;
+    void *scratch = create_device_tree(&scratch_size);
+    MhSeqTree cpus;
 
     mh_seq_start(&cpus, 64 * KiB + ms->smp.cpus * KiB);
     mh_seq_check(fdt_finish_reservemap(cpus.buf), "memreserve");
     mh_seq_begin(&cpus, "");
     for (int s = 0; s < sockets; s++) {
         for (int i = 0; i < soc[s].num_harts; i++, index++) {
-            /* Phandles count from the last hart backwards, two a hart */
-            uint32_t ph = *phandle + last - 2 * (index + 1);
+            uint32_t ph = mh_hart_phandle(ms, first, index);
             g_autofree char *path = mh_fdt_hart(ms, scratch, &soc[s], s, i,
                                                 ph, ph + 1);
             int node = fdt_path_offset(scratch, path);
@@ -343,7 +364,6 @@ void riscv_mh_fdt_cpus(MachineState *ms, int *fdt_size,
             mh_seq_copy(&cpus, scratch, node, -1, NULL);
             mh_seq_check(fdt_del_node(scratch, node), path);
             cpu_ph[index] = ph;
-            intc[index] = ph + 1;
         }
     }
     mh_seq_cpu_map(&cpus, ms, soc, sockets, map, cpu_ph);
@@ -351,7 +371,6 @@ void riscv_mh_fdt_cpus(MachineState *ms, int *fdt_size,
     mh_seq_finish(&cpus);
 
     mh_fdt_graft(ms, fdt_size, "/cpus", cpus.buf);
-    *phandle += last;
     g_free(cpus.buf);
     g_free(scratch);
 }

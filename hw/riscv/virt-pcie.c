@@ -318,7 +318,7 @@ static void virt_pcie_fdt(RISCVVirtPcieState *s)
     RiscvMhPcie host = virt_pcie_host();
     int sockets = riscv_socket_count(ms);
     g_autofree uint32_t *intc = g_new0(uint32_t, ms->smp.cpus);
-    uint32_t phandle = 1, msi_m, msi_s, aplic_s = 0;
+    uint32_t phandle = 1, harts, msi_m, msi_s, aplic_s = 0;
     hwaddr dram = virt_pcie_memmap[VIRT_PCIE_DRAM].base;
     RiscvMhCpuMap map = vmc->smp_topology ? RISCV_MH_CPU_MAP_SMP :
                         RISCV_MH_CPU_MAP_SOCKETS;
@@ -338,8 +338,8 @@ static void virt_pcie_fdt(RISCVVirtPcieState *s)
                        VIRT_PCIE_FLASH_BANKS);
     riscv_mh_fdt_pmu(ms, s->soc);
 
-    riscv_mh_fdt_cpus(ms, &s->fdt_size, s->soc, sockets, vmc->timebase_freq,
-                      map, &phandle, intc);
+    riscv_mh_fdt_cpus(ms, s->soc, vmc->timebase_freq);
+    harts = riscv_mh_hart_phandles(ms, &phandle, intc);
     for (int i = sockets - 1; i >= 0; i--) {
         RiscvMhHarts h = riscv_mh_socket_harts(s->soc, i, intc);
 
@@ -377,6 +377,7 @@ static void virt_pcie_fdt(RISCVVirtPcieState *s)
     riscv_mh_fdt_syscon(ms, &virt_pcie_memmap[VIRT_PCIE_TEST], &phandle);
     riscv_mh_fdt_rtc(ms, &virt_pcie_memmap[VIRT_PCIE_RTC], &irq,
                      VIRT_PCIE_IRQ_RTC);
+    riscv_mh_fdt_harts(ms, &s->fdt_size, s->soc, sockets, map, harts);
 }
 
 /* Devices */

@@ -150,18 +150,28 @@ typedef enum RiscvMhCpuMap {
     RISCV_MH_CPU_MAP_SOCKETS,   /* cluster<socket>/core<i>: the sockets */
     RISCV_MH_CPU_MAP_SMP,       /* socket/cluster/core[/thread] of -smp */
 } RiscvMhCpuMap;
+/* /cpus (machine_helper-cpus.c), counting at @timebase Hz, with no hart. */
+void riscv_mh_fdt_cpus(MachineState *ms, RISCVHartArrayState *soc,
+                       uint32_t timebase);
 /*
- * /cpus (machine_helper-cpus.c), counting at @timebase Hz: a cpu node and
- * its riscv,cpu-intc for each hart of the @sockets sockets of @soc, and
- * the cpu-map.  Each hart takes two phandles from *@phandle on, counted
- * from the last hart backwards; @intc receives the harts' intc phandles.
- * The time taken is linear in the number of harts.  The tree is copied
- * into a new buffer of *@fdt_size bytes, or more if they are too few.
+ * Phandles for the harts' nodes: two a hart (its cpu node's, then its
+ * intc's) from *@phandle on, counted from the last hart backwards.  Fills
+ * @intc with each hart's intc phandle and returns the first phandle, for
+ * riscv_mh_fdt_harts().
  */
-void riscv_mh_fdt_cpus(MachineState *ms, int *fdt_size,
-                       RISCVHartArrayState *soc, int sockets,
-                       uint32_t timebase, RiscvMhCpuMap map,
-                       uint32_t *phandle, uint32_t *intc);
+uint32_t riscv_mh_hart_phandles(MachineState *ms, uint32_t *phandle,
+                                uint32_t *intc);
+/*
+ * The /cpus children: a cpu node and its riscv,cpu-intc for each hart of
+ * the @sockets sockets of @soc, with the phandles from @first on, and the
+ * cpu-map.  The time taken is linear in the number of harts.  The tree is
+ * copied into a new buffer of *@fdt_size bytes (or more if they are too
+ * few) with them.  Call it last: before /soc, /cpus makes every later path
+ * lookup below /soc walk all its nodes.
+ */
+void riscv_mh_fdt_harts(MachineState *ms, int *fdt_size,
+                        RISCVHartArrayState *soc, int sockets,
+                        RiscvMhCpuMap map, uint32_t first);
 /* memory node of one socket, numa-node-id when NUMA is on. */
 void riscv_mh_fdt_socket_memory(void *fdt, hwaddr addr, uint64_t size,
                                 int socket_id, bool numa_enabled);
