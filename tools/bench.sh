@@ -34,9 +34,9 @@
 #
 # Environment: QEMU (default build/qemu-system-riscv64), VP_GUEST (default
 # build/guest), ROUNDS (default 5), UEFI_ROUNDS (default 2), CREATE_ROUNDS
-# (default 3), SMP_BOOTS, SMP_ROUNDS, SMP_TIMEOUT (above), BOOT_TIMEOUT
-# (seconds per 2-hart boot, default 300), OPENSBI (kit firmware, default
-# 1.6). A count of 0 rounds leaves that part out.
+# (default 3), SMP_BOOTS (may be empty), SMP_ROUNDS, SMP_TIMEOUT (above),
+# BOOT_TIMEOUT (seconds per 2-hart boot, default 300), OPENSBI (kit
+# firmware, default 1.6). A count of 0 rounds leaves that part out.
 
 set -euo pipefail
 
@@ -50,7 +50,7 @@ UPSTREAM=${UPSTREAM:-build/upstream/qemu-system-riscv64}
 FW=build/firmware
 DISK=build/disk/debian.img
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-300}
-SMP_BOOTS=${SMP_BOOTS:-8 32 64}
+SMP_BOOTS=${SMP_BOOTS-8 32 64}
 SMP_ROUNDS=${SMP_ROUNDS:-1}
 SMP_TIMEOUT=${SMP_TIMEOUT:-900}
 OPENSBI=${OPENSBI:-1.6}
@@ -313,12 +313,16 @@ med()
     if [ -s "$work/$1" ]; then median "$work/$1"; else echo nan; fi
 }
 
-# secs VALUE: "12.34s", or "FAILED" for no sample
+# secs VALUE: "12.34s", or "FAILED" for no sample ("-" when no round ran)
 secs()
 {
-    if [ "$1" = nan ]; then echo FAILED; else printf '%.2fs\n' "$1"; fi
+    if [ "$1" != nan ]; then printf '%.2fs\n' "$1"
+    elif [ "$skipped" = 1 ]; then echo -
+    else echo FAILED; fi
 }
+skipped=0
 
+[ "$ROUNDS" != 0 ] || skipped=1
 bp=$(med virt-pcie.wall); bv=$(med virt.wall)
 up=$(med virt-pcie.up); uv=$(med virt.up)
 printf '%-34s %12s %12s %8s\n' '' virt-pcie virt ratio
@@ -329,11 +333,15 @@ printf '%-34s %12s %12s %8s\n' 'boot: guest uptime at report' \
 kp=$(med virt-pcie.kernel); kv=$(med virt.kernel)
 printf '%-34s %12s %12s %8s\n' 'boot: start to "Linux version"' \
     "$(secs "$kp")" "$(secs "$kv")" "$(ratio "$kp" "$kv")"
+skipped=0
+[ "$SMP_ROUNDS" != 0 ] || skipped=1
 for n in $SMP_BOOTS; do
     bp=$(med "virt-pcie-s$n.wall"); bv=$(med "virt-s$n.wall")
     printf '%-34s %12s %12s %8s\n' "boot, $n harts: to VP-REPORT-BEGIN" \
         "$(secs "$bp")" "$(secs "$bv")" "$(ratio "$bp" "$bv")"
 done
+skipped=0
+[ "$UEFI_ROUNDS" != 0 ] || skipped=1
 lp=$(med uefi-virt-pcie.login); lv=$(med uefi-virt.login)
 printf '%-34s %12s %12s %8s\n' 'UEFI boot of the image to login' \
     "$(secs "$lp")" "$(secs "$lv")" "$(ratio "$lp" "$lv")"
