@@ -225,7 +225,7 @@ static char *mh_fdt_hart(MachineState *ms, void *fdt,
     qemu_fdt_setprop_string(fdt, path, "status", "okay");
     qemu_fdt_setprop_cell(fdt, path, "reg", hartid);
     qemu_fdt_setprop_string(fdt, path, "device_type", "cpu");
-    if (ms->numa_state && ms->numa_state->num_nodes) {
+    if (riscv_mh_numa_enabled(ms)) {
         qemu_fdt_setprop_cell(fdt, path, "numa-node-id", socket);
     }
     qemu_fdt_setprop_cell(fdt, path, "phandle", cpu_ph);

@@ -199,6 +199,11 @@ void riscv_mh_fdt_reserve(MachineState *ms, int *fdt_size, int bytes)
     *fdt_size = size;
 }
 
+bool riscv_mh_numa_enabled(const MachineState *ms)
+{
+    return ms->numa_state && ms->numa_state->num_nodes;
+}
+
 /* Mappings of QEMU's address space that are not the harts' */
 #define MH_HOST_MAPS_BASE 1024
 

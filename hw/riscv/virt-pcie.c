@@ -143,8 +143,10 @@ static void virt_pcie_check_groups(MachineState *ms, int sockets, bool nodes)
     }
     if (widest > VIRT_PCIE_GROUP_HARTS_MAX) {
         error_report("virt-pcie: %s %d has %d harts, at most %d (the harts "
-                     "of one IMSIC group)", what, at, widest,
-                     VIRT_PCIE_GROUP_HARTS_MAX);
+                     "of one IMSIC group)%s", what, at, widest,
+                     VIRT_PCIE_GROUP_HARTS_MAX,
+                     nodes ? ": split them into -numa nodes (-smp sockets "
+                     "are not NUMA nodes)" : "");
         exit(1);
     }
     bits = riscv_mh_index_bits(sockets) + riscv_mh_index_bits(widest);
@@ -346,7 +348,7 @@ static void virt_pcie_fdt(RISCVVirtPcieState *s)
         riscv_mh_fdt_socket_memory(ms->fdt,
                                    dram + riscv_socket_mem_offset(ms, i),
                                    riscv_socket_mem_size(ms, i), i,
-                                   ms->numa_state && ms->numa_state->num_nodes);
+                                   riscv_mh_numa_enabled(ms));
         riscv_mh_fdt_mtimers(ms, &h, mtimer->base + i * mtimer->size,
                              mtimer->size, mtimer->size);
     }

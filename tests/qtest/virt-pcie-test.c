@@ -727,7 +727,8 @@ typedef struct Refused {
 
 static const Refused refused[] = {
     { "smp-16385", "-smp 16385", "16385" },
-    { "node-4097", "-smp 4097", "NUMA node 0 has 4097 harts, at most 4096" },
+    { "node-4097", "-smp 4097", "NUMA node 0 has 4097 harts, at most 4096 "
+      "(the harts of one IMSIC group): split them into -numa nodes" },
     { "index-15-bits", "-smp 2063 -m 2G -numa node,cpus=0-2047,mem=1088M "
       NUMA_15X1, "need a 15-bit hart index" },
     { "smp-4097-10.0", "-M virt-pcie-10.0 -smp 4097", "4097" },

@@ -131,6 +131,8 @@ void riscv_mh_fdt_reserve(MachineState *ms, int *fdt_size, int bytes);
 void riscv_mh_machine_class_numa(MachineClass *mc);
 /* Without -numa, make each -smp socket a NUMA node with a share of RAM. */
 void riscv_mh_numa_from_sockets(MachineState *ms);
+/* Whether @ms has NUMA nodes (its device tree then has numa-node-id) */
+bool riscv_mh_numa_enabled(const MachineState *ms);
 /*
  * Refuse @ms when the host cannot create its harts' threads: on Linux,
  * each thread takes two mappings of QEMU's address space (its stack and
