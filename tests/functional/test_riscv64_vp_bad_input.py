@@ -33,9 +33,17 @@ CASES = {
         ['-M', 'virt-pcie,foo=bar'],
         r"Property 'virt-pcie-[\d.]+-machine\.foo' not found"),
     'too_many_harts': (
-        ['-smp', '4097'],
+        ['-smp', '16385'],
+        r"Invalid SMP CPUs 16385\. The max CPUs supported by machine "
+        r"'virt-pcie-[\d.]+' is 16384"),
+    'too_many_harts_10_0': (
+        ['-M', 'virt-pcie-10.0', '-smp', '4097'],
         r"Invalid SMP CPUs 4097\. The max CPUs supported by machine "
-        r"'virt-pcie-[\d.]+' is 4096"),
+        r"'virt-pcie-10\.0' is 4096"),
+    'node_too_large_for_imsic_group': (
+        ['-smp', '4097'],
+        r'virt-pcie: NUMA node 0 has 4097 harts, at most 4096 \(the harts '
+        r'of one IMSIC group\): split them into -numa nodes'),
     'harts_4096_node_not_alone': (
         ['-smp', '4096', '-m', '1G', '-numa', 'node,cpus=0-4095,mem=512M',
          '-numa', 'node,mem=512M'],
