@@ -4,7 +4,7 @@
 # fuzz.sh build: build/fuzz/qemu-fuzz-riscv64, the fork built with clang's
 #     libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer (Debian's
 #     clang-14), with ccache.
-# fuzz.sh run: fuzz the generic-fuzz-virt-pcie target (patch 0022: every
+# fuzz.sh run: fuzz the generic-fuzz-virt-pcie target (patch 0023: every
 #     region a virt-pcie guest reaches, and the functions of a server) for
 #     FUZZ_SECONDS (default 3600) in FUZZ_JOBS parallel jobs (default: one a
 #     core). The corpus grows across runs in $VP_CACHE/fuzz/corpus-virt-pcie;

@@ -17,6 +17,8 @@
 #include "hw/sysbus.h"
 #include "hw/qdev-properties.h"
 #include "hw/block/flash.h"
+#include "hw/firmware/smbios.h"
+#include "hw/nvram/fw_cfg.h"
 #include "hw/intc/riscv_aclint.h"
 #include "hw/misc/sifive_test.h"
 #include "hw/riscv/boot.h"
@@ -428,6 +430,32 @@ void riscv_mh_fdt_rtc(MachineState *ms, const MemMapEntry *rtc,
                                RISCV_MH_IRQ_LEVEL_HIGH);
     } else {
         qemu_fdt_setprop_cell(ms->fdt, path, "interrupts", irq);
+    }
+}
+
+/* SMBIOS processor family "RISC-V RV64" */
+#define RISCV_MH_SMBIOS_RV64 0x201
+
+void riscv_mh_smbios(MachineState *ms, FWCfgState *fw_cfg,
+                     const char *product, hwaddr dram_base)
+{
+    struct smbios_phys_mem_area ram = {
+        .address = dram_base,
+        .length = ms->ram_size,
+    };
+    uint8_t *tables, *anchor;
+    size_t tables_len, anchor_len;
+
+    smbios_set_defaults("QEMU", product, MACHINE_GET_CLASS(ms)->name);
+    smbios_set_default_processor_family(RISCV_MH_SMBIOS_RV64);
+    smbios_get_tables(ms, SMBIOS_ENTRY_POINT_TYPE_64, &ram, 1,
+                      &tables, &tables_len, &anchor, &anchor_len,
+                      &error_fatal);
+    if (anchor) {
+        fw_cfg_add_file(fw_cfg, "etc/smbios/smbios-tables", tables,
+                        tables_len);
+        fw_cfg_add_file(fw_cfg, "etc/smbios/smbios-anchor", anchor,
+                        anchor_len);
     }
 }
 

@@ -35,6 +35,9 @@
 #include "hw/riscv/virt-pcie.h"
 #include "system/block-backend.h"
 #include "hw/virtio/virtio-power-button.h"
+#include "hw/nvram/fw_cfg.h"
+#include "hw/nvram/fw_cfg-pci.h"
+#include "hw/loader.h"
 #include "system/device_tree.h"
 #include "system/kvm.h"
 #include "system/system.h"
@@ -289,6 +292,32 @@ static void virt_pcie_fdt_console_mem(RISCVVirtPcieState *s,
                             s->stdout_uart ? path : fn);
 }
 
+/*
+ * fw-cfg=on: the fw_cfg registers as firmware sees them, like the
+ * console's firmware view (a one-to-one container with no compatible, so
+ * that an OS does not probe it).  No DMA register: "reg" covers the data
+ * and selector registers only.
+ */
+static void virt_pcie_fdt_fw_cfg(MachineState *ms)
+{
+    hwaddr page = VIRT_PCIE_FW_CFG_MEM_BASE;
+    g_autofree char *window = g_strdup_printf("/soc/pci-mem@%" HWADDR_PRIx,
+                                              page);
+    g_autofree char *path = g_strdup_printf("%s/fw-cfg@%" HWADDR_PRIx,
+                                            window, page);
+    void *fdt = ms->fdt;
+
+    qemu_fdt_add_subnode(fdt, window);
+    qemu_fdt_setprop_cell(fdt, window, "#address-cells", 2);
+    qemu_fdt_setprop_cell(fdt, window, "#size-cells", 2);
+    qemu_fdt_setprop_sized_cells(fdt, window, "ranges", 2, page,
+                                 2, page, 2, FW_CFG_PCI_BAR_SIZE);
+    qemu_fdt_add_subnode(fdt, path);
+    qemu_fdt_setprop_string(fdt, path, "compatible", "qemu,fw-cfg-mmio");
+    qemu_fdt_setprop_sized_cells(fdt, path, "reg", 2, page,
+                                 2, FW_CFG_PCI_REGS_SIZE);
+}
+
 /* -device riscv-iommu-pci: its node, and every other function behind it */
 static void virt_pcie_fdt_iommu(RISCVVirtPcieState *s,
                                 const RiscvMhPcie *host)
@@ -376,6 +405,9 @@ static void virt_pcie_fdt(RISCVVirtPcieState *s)
     if (s->iommu && vmc->iommu_fdt) {
         virt_pcie_fdt_iommu(s, &host);
     }
+    if (s->fw_cfg) {
+        virt_pcie_fdt_fw_cfg(ms);
+    }
     riscv_mh_fdt_syscon(ms, &virt_pcie_memmap[VIRT_PCIE_TEST], &phandle);
     riscv_mh_fdt_rtc(ms, &virt_pcie_memmap[VIRT_PCIE_RTC], &irq,
                      VIRT_PCIE_IRQ_RTC);
@@ -456,6 +488,31 @@ static void virt_pcie_create_power_button(PCIBus *bus)
 }
 
 /*
+ * fw-cfg=on: fw_cfg as the function 00:00.3, its registers at a fixed
+ * memory range for firmware (EDK2 finds them by their device-tree node).
+ * It carries what QEMU builds for firmware: the boot order, SMBIOS, and
+ * the files of -fw_cfg and of option ROMs.
+ */
+static void virt_pcie_create_fw_cfg(RISCVVirtPcieState *s, PCIBus *bus)
+{
+    MachineState *ms = MACHINE(s);
+    PCIDevice *dev;
+
+    if (!RISCV_VIRT_PCIE_MACHINE_GET_CLASS(s)->fw_cfg) {
+        error_report("virt-pcie: fw-cfg=on needs virt-pcie-10.2 or later, "
+                     "%s has no fw_cfg", MACHINE_GET_CLASS(ms)->name);
+        exit(1);
+    }
+    dev = pci_new(VIRT_PCIE_FW_CFG_DEVFN, TYPE_FW_CFG_PCI);
+    qdev_prop_set_uint32(DEVICE(dev), "ea-mem-base",
+                         VIRT_PCIE_FW_CFG_MEM_BASE);
+    pci_realize_and_unref(dev, bus, &error_fatal);
+    s->fw_cfg = fw_cfg_find();
+    fw_cfg_add_i16(s->fw_cfg, FW_CFG_NB_CPUS, ms->smp.cpus);
+    rom_set_fw(s->fw_cfg);
+}
+
+/*
  * Flash bank 1 holds the UEFI variables.  Read-only, every variable write
  * (a boot order, "efibootmgr") would fail in the guest, or worse, seem to
  * work until the next boot: refuse it where it is given.  (10.0 started
@@ -494,6 +551,10 @@ static void virt_pcie_machine_done(Notifier *notifier, void *data)
     virt_pcie_fdt(s);
     riscv_mh_firmware_default(MACHINE(s), VIRT_PCIE_FIRMWARE);
     riscv_mh_boot(MACHINE(s), &s->soc[0], &boot);
+    if (s->fw_cfg) {
+        riscv_mh_smbios(MACHINE(s), s->fw_cfg, "QEMU Virtual Machine",
+                        virt_pcie_memmap[VIRT_PCIE_DRAM].base);
+    }
 }
 
 static void virt_pcie_machine_init(MachineState *ms)
@@ -539,6 +600,9 @@ static void virt_pcie_machine_init(MachineState *ms)
     virt_pcie_create_console(s, PCI_HOST_BRIDGE(gpex)->bus);
     if (RISCV_VIRT_PCIE_MACHINE_GET_CLASS(s)->power_button) {
         virt_pcie_create_power_button(PCI_HOST_BRIDGE(gpex)->bus);
+    }
+    if (s->fw_cfg_on) {
+        virt_pcie_create_fw_cfg(s, PCI_HOST_BRIDGE(gpex)->bus);
     }
 
     s->machine_done.notify = virt_pcie_machine_done;
@@ -645,6 +709,16 @@ static void virt_pcie_set_stdout(Object *obj, const char *value,
     }
 }
 
+static bool virt_pcie_get_fw_cfg(Object *obj, Error **errp)
+{
+    return RISCV_VIRT_PCIE_MACHINE(obj)->fw_cfg_on;
+}
+
+static void virt_pcie_set_fw_cfg(Object *obj, bool value, Error **errp)
+{
+    RISCV_VIRT_PCIE_MACHINE(obj)->fw_cfg_on = value;
+}
+
 /* Refuse a RAM size out of range before the host memory is allocated */
 static bool virt_pcie_create_default_memdev(MachineState *ms,
                                             const char *path, Error **errp)
@@ -689,6 +763,7 @@ static void virt_pcie_class_init(ObjectClass *oc, const void *data)
     vmc->smp_topology = true;
     vmc->power_button = true;
     vmc->writable_vars = true;
+    vmc->fw_cfg = true;
     mc->smp_props.clusters_supported = true;
     vmc->timebase_freq = VIRT_PCIE_TIMEBASE_FREQ;
 
@@ -703,6 +778,11 @@ static void virt_pcie_class_init(ObjectClass *oc, const void *data)
         "What the device tree's stdout-path names: 'pci', the console "
         "function (Linux then needs no console=), or 'uart', its firmware "
         "view (for readers without PCI support)");
+    object_class_property_add_bool(oc, "fw-cfg", virt_pcie_get_fw_cfg,
+                                   virt_pcie_set_fw_cfg);
+    object_class_property_set_description(oc, "fw-cfg",
+        "QEMU's firmware configuration (boot order, SMBIOS, -fw_cfg) as "
+        "the PCI function 00:00.3, for UEFI firmware (default off)");
 }
 
 static const TypeInfo virt_pcie_typeinfo = {
@@ -810,6 +890,7 @@ static void virt_pcie_machine_10_0_options(MachineClass *mc)
     vmc->smp_topology = false;
     vmc->power_button = false;
     vmc->writable_vars = false;
+    vmc->fw_cfg = false;
     mc->smp_props.clusters_supported = false;
     vmc->timebase_freq = RISCV_ACLINT_DEFAULT_TIMEBASE_FREQ;
     mc->max_cpus = VIRT_PCIE_CPUS_MAX_10_0;

@@ -105,7 +105,7 @@ if [ -n "$cov" ] && [ "$cov" -ge 2000 ]; then
 else
     fail fuzz-smoke-coverage "${cov:-no} edges covered, want 2000 or more"
 fi
-# (without the RCU drain of patch 0021 this run stops at 2 GB, out of
+# (without the RCU drain of patch 0022 this run stops at 2 GB, out of
 # memory: measured)
 if [ -n "$rss" ] && [ "$rss" -le 1024 ]; then
     ok fuzz-smoke-memory

@@ -15,7 +15,8 @@
 #  - QMP system_powerdown (the power button) makes systemd power off, and
 #    the root file system is clean afterwards.
 # test_virtio_blk and test_virtio_scsi: the firmware boots the same image
-# from those controllers, to the kernel.
+# from those controllers, to the kernel; with fw-cfg=on (virtio-blk) the
+# kernel finds QEMU's SMBIOS tables, without it (virtio-scsi) none.
 
 import os
 import re
@@ -144,25 +145,37 @@ class DebianImageOnVirtPcie(UefiTest):
         self.assertRegex(state, r'Filesystem state:\s+clean')
         self.assertNotIn('needs_recovery', state)
 
-    def boot_from(self, *device):
+    def boot_from(self, *device, machine='virt-pcie', kernel_says=()):
         """The firmware reads the disk: GRUB from its EFI system
         partition, which loads the kernel and initramfs from the root
-        through the firmware's block I/O; the kernel starts."""
+        through the firmware's block I/O; the kernel starts, and its log
+        then matches each pattern of KERNEL_SAYS."""
         img, _ = self.image()
         vm = self.uefi_machine(
             '-drive', f'if=none,id=d0,format=raw,readonly=on,'
-            f'file={os.path.realpath(img)}', *device, mem='2G')
+            f'file={os.path.realpath(img)}', *device, machine=machine,
+            mem='2G')
         vm.launch()
         self.expect(vm, r'GNU GRUB', 180)
         self.expect(vm, r'Linux version', 180)
+        for pattern in kernel_says:
+            self.expect(vm, pattern, 120)
         vm.shutdown()
 
     def test_virtio_blk(self):
-        self.boot_from('-device', 'virtio-blk-pci,drive=d0')
+        """With fw-cfg=on, the kernel finds the SMBIOS tables that QEMU
+        built and the firmware installed, -smbios included."""
+        self.boot_from('-device', 'virtio-blk-pci,drive=d0',
+                       '-smbios', 'type=1,serial=VP-SMBIOS-7',
+                       machine='virt-pcie,fw-cfg=on',
+                       kernel_says=(r'SMBIOS 3\.\d+\.\d+ present',
+                                    r'DMI: QEMU QEMU Virtual Machine'))
 
     def test_virtio_scsi(self):
+        """Without fw_cfg there are no SMBIOS tables."""
         self.boot_from('-device', 'virtio-scsi-pci,id=scsi0',
-                       '-device', 'scsi-hd,bus=scsi0.0,drive=d0')
+                       '-device', 'scsi-hd,bus=scsi0.0,drive=d0',
+                       kernel_says=(r'DMI not present or invalid',))
 
 
 if __name__ == '__main__':

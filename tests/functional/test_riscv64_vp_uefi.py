@@ -11,6 +11,7 @@
 #    keeps working after it) and finds the built-in functions;
 #  - the firmware's network stack gets a DHCP lease on virtio-net (it
 #    needs an entropy source, EFI_RNG_PROTOCOL: here virtio-rng-pci);
+#  - fw-cfg=on: the firmware installs QEMU's SMBIOS tables from fw_cfg;
 #  - bad input: a read-only variable store, a truncated or missing code
 #    image, and a disk with no EFI system partition.
 
@@ -47,6 +48,28 @@ class UefiOnVirtPcie(UefiTest):
             self.assertRegex(out, dev + r' ==> .*' + what)
         self.assertIn('Vendor 1AF4 Device 1041', out,
                       'the firmware does not see the virtio-net function')
+        vm.shutdown()
+
+    def test_fw_cfg(self):
+        """fw-cfg=on: the firmware finds fw_cfg at its fixed range and
+        installs the SMBIOS tables QEMU built (-smbios included); without
+        it, there are none."""
+        vm = self.uefi_machine('-smbios', 'type=1,serial=VP-FWCFG-42',
+                               machine='virt-pcie,fw-cfg=on')
+        vm.launch()
+        self.expect(vm, r'Shell> ', 300)
+        out = self.shell(vm, 'smbiosview -t 1')
+        self.assertIn('QEMU Virtual Machine', out,
+                      'no SMBIOS system information from fw_cfg')
+        self.assertIn('VP-FWCFG-42', out, '-smbios did not reach the guest')
+        self.assertIn('virt-pcie-10.2', out)
+        vm.shutdown()
+
+        vm = self.uefi_machine(name='plain')
+        vm.launch()
+        self.expect(vm, r'Shell> ', 300)
+        out = self.shell(vm, 'smbiosview -t 1')
+        self.assertNotIn('QEMU Virtual Machine', out)
         vm.shutdown()
 
     def test_network(self):

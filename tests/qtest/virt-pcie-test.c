@@ -11,6 +11,7 @@
 
 #include "qemu/osdep.h"
 #include <libfdt.h>
+#include "qemu/bswap.h"
 #include "libqtest.h"
 #include "qobject/qdict.h"
 
@@ -24,6 +25,16 @@
 #define CONSOLE_PATH        CONSOLE_WINDOW "/serial@7ffff000"
 #define CONSOLE_WINDOW_10_0 "/soc/pci-io@3000000"
 #define CONSOLE_PATH_10_0   CONSOLE_WINDOW_10_0 "/serial@ff8"
+
+/* fw-cfg=on: the fw_cfg function's registers, and their firmware view */
+#define FW_CFG_BASE         0x7fffe000ULL
+#define FW_CFG_SELECTOR     (FW_CFG_BASE + 8)
+#define FW_CFG_WINDOW       "/soc/pci-mem@7fffe000"
+#define FW_CFG_PATH         FW_CFG_WINDOW "/fw-cfg@7fffe000"
+#define FW_CFG_SIGNATURE    0x00
+#define FW_CFG_ID           0x01
+#define FW_CFG_NB_CPUS      0x05
+#define FW_CFG_FILE_DIR     0x19
 
 /* PCI configuration space */
 /* Two NUMA nodes of two harts each; seventeen nodes */
@@ -48,6 +59,7 @@
 #define PCI_HEADER_TYPE_MULTI_FUNCTION 0x80
 #define PCI_BASE_ADDRESS_0  0x10
 #define PCI_CAPABILITY_LIST 0x34
+#define PCI_CAP_ID_EA       0x14
 #define PCI_CAP_ID_MSI      0x05
 #define PCI_MSI_FLAGS       2
 #define PCI_MSI_FLAGS_ENABLE 0x1
@@ -448,6 +460,128 @@ static void test_dt_aia_guests(void)
                           NULL));
 }
 
+/* fw-cfg=on: the firmware view of the fw_cfg registers, and only then */
+static void test_dt_fw_cfg(void)
+{
+    g_autofree void *fdt = dump_dtb(",fw-cfg=on", "");
+    g_autofree void *plain = dump_dtb("", "");
+    const fdt32_t *p;
+    int n;
+
+    g_assert(compatible(fdt, FW_CFG_PATH, "qemu,fw-cfg-mmio"));
+    p = cells(fdt, FW_CFG_PATH, "reg", &n);
+    g_assert_cmpint(n, ==, 4);
+    g_assert_cmphex(fdt32_to_cpu(p[1]), ==, FW_CFG_BASE);
+    g_assert_cmphex(fdt32_to_cpu(p[3]), ==, 0x10);  /* no DMA register */
+    /* An OS must not probe the container as a device */
+    g_assert(!fdt_getprop(fdt, node(fdt, FW_CFG_WINDOW), "compatible",
+                          NULL));
+    g_assert_cmpint(fdt_path_offset(plain, FW_CFG_WINDOW), <, 0);
+}
+
+/* The capability with ID @id of function 00:00.@fn, or 0 */
+static uint8_t find_cap(QTestState *qts, int fn, uint8_t id)
+{
+    uint8_t pos = qtest_readb(qts, ecam(0, fn, PCI_CAPABILITY_LIST));
+
+    while (pos && qtest_readb(qts, ecam(0, fn, pos)) != id) {
+        pos = qtest_readb(qts, ecam(0, fn, pos + 1));
+    }
+    return pos;
+}
+
+static void fw_cfg_select(QTestState *qts, uint16_t key)
+{
+    qtest_writew(qts, FW_CFG_SELECTOR, bswap16(key));  /* big endian */
+}
+
+static void fw_cfg_read(QTestState *qts, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+
+    for (size_t i = 0; i < len; i++) {
+        p[i] = qtest_readb(qts, FW_CFG_BASE);
+    }
+}
+
+/* Select the fw_cfg file @name and return its size, or 0 if it is absent */
+static uint32_t fw_cfg_file(QTestState *qts, const char *name)
+{
+    struct {
+        uint32_t size;
+        uint16_t select;
+        uint16_t reserved;
+        char name[56];
+    } f;
+    uint32_t count;
+
+    fw_cfg_select(qts, FW_CFG_FILE_DIR);
+    fw_cfg_read(qts, &count, sizeof(count));
+    for (uint32_t i = 0; i < be32_to_cpu(count); i++) {
+        fw_cfg_read(qts, &f, sizeof(f));
+        if (!strcmp(f.name, name)) {
+            fw_cfg_select(qts, be16_to_cpu(f.select));
+            return be32_to_cpu(f.size);
+        }
+    }
+    return 0;
+}
+
+/*
+ * fw-cfg=on: the function 00:00.3, decoding its fixed range from reset;
+ * through it, fw_cfg's signature, the hart count, SMBIOS and the boot
+ * order, read as firmware reads them
+ */
+static void test_fw_cfg(void)
+{
+    QTestState *qts = qtest_init("-M virt-pcie,fw-cfg=on -smp 3 "
+                                 "-device nvme,serial=fw,bootindex=1");
+    g_autofree char *tables = NULL, *order = NULL;
+    char sig[4], anchor[24];
+    uint32_t id, len;
+    uint16_t cpus;
+    uint64_t wide;
+
+    g_assert_cmphex(qtest_readl(qts, ecam(0, 3, PCI_VENDOR_ID)), ==,
+                    0x10f01af4);
+    g_assert_cmphex(qtest_readl(qts, ecam(0, 3, 8)) >> 16, ==, 0x0880);
+    g_assert_cmpint(find_cap(qts, 3, PCI_CAP_ID_EA), !=, 0);
+    g_assert(qtest_readw(qts, ecam(0, 3, PCI_COMMAND)) & PCI_COMMAND_MEMORY);
+
+    fw_cfg_select(qts, FW_CFG_SIGNATURE);
+    fw_cfg_read(qts, sig, sizeof(sig));
+    g_assert(!memcmp(sig, "QEMU", 4));
+    /* The data register is 8 bytes wide, in stream order */
+    fw_cfg_select(qts, FW_CFG_SIGNATURE);
+    wide = cpu_to_le64(qtest_readq(qts, FW_CFG_BASE));
+    g_assert(!memcmp(&wide, "QEMU", 4));
+    fw_cfg_select(qts, FW_CFG_ID);
+    fw_cfg_read(qts, &id, sizeof(id));
+    g_assert_cmphex(le32_to_cpu(id), ==, 1);    /* no DMA interface */
+    fw_cfg_select(qts, FW_CFG_NB_CPUS);
+    fw_cfg_read(qts, &cpus, sizeof(cpus));
+    g_assert_cmpuint(le16_to_cpu(cpus), ==, 3);
+
+    g_assert_cmpuint(fw_cfg_file(qts, "etc/smbios/smbios-anchor"), ==,
+                     sizeof(anchor));
+    fw_cfg_read(qts, anchor, sizeof(anchor));
+    g_assert(!memcmp(anchor, "_SM3_", 5));
+    len = fw_cfg_file(qts, "etc/smbios/smbios-tables");
+    g_assert_cmpuint(len, >, 0);
+    tables = g_malloc(len);
+    fw_cfg_read(qts, tables, len);
+    g_assert(memmem(tables, len, "QEMU Virtual Machine", 20));
+    g_assert(memmem(tables, len, "virt-pcie-10.2", 14));
+
+    len = fw_cfg_file(qts, "bootorder");
+    g_assert_cmpuint(len, >, 0);
+    order = g_malloc0(len + 1);
+    fw_cfg_read(qts, order, len);
+    g_test_message("bootorder: %s", order);
+    g_assert(strstr(order, "/pci1b36,0010@1/"));
+    qtest_quit(qts);
+}
+
 static void test_ecam(void)
 {
     QTestState *qts = qtest_init("-M virt-pcie");
@@ -461,6 +595,9 @@ static void test_ecam(void)
                     0x00021b36);
     g_assert_cmphex(qtest_readl(qts, ecam(0, 1, 8)) >> 16, ==, 0x0700);
     g_assert_cmphex(qtest_readb(qts, ecam(0, 1, PCI_CLASS_PROG)), ==, 0x02);
+    /* No fw_cfg function unless fw-cfg=on */
+    g_assert_cmphex(qtest_readl(qts, ecam(0, 3, PCI_VENDOR_ID)), ==,
+                    0xffffffff);
     /* Slots 1 and up are free */
     for (int slot = 1; slot < 32; slot++) {
         g_assert_cmphex(qtest_readl(qts, ecam(slot, 0, PCI_VENDOR_ID)), ==,
@@ -751,6 +888,11 @@ static const Refused refused[] = {
       "second riscv-iommu-pci ('io1')" },
     { "iommu-port", "-device pcie-root-port,id=rp0 "
       "-device riscv-iommu-pci,bus=rp0", "not on bus 'rp0'" },
+    { "fw-cfg-10.0", "-M virt-pcie-10.0,fw-cfg=on",
+      "fw-cfg=on needs virt-pcie-10.2 or later" },
+    { "fw-cfg-range-taken", "-M virt-pcie,fw-cfg=on "
+      "-device pci-serial,ea-mem-base=0x7fffe000",
+      "overlaps the fixed BAR 0x7fffe000-0x7fffefff of fw-cfg-pci" },
     { "serial-ea-both", "-device pci-serial,ea-io-base=0x1000,"
       "ea-mem-base=0x7fffe000", "ea-mem-base (0x7fffe000)" },
 };
@@ -791,6 +933,8 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-pcie/dt/iommu", test_dt_iommu);
     qtest_add_func("/virt-pcie/iommu-hotplug", test_iommu_hotplug);
     qtest_add_func("/virt-pcie/dt/aia-guests", test_dt_aia_guests);
+    qtest_add_func("/virt-pcie/dt/fw-cfg", test_dt_fw_cfg);
+    qtest_add_func("/virt-pcie/fw-cfg", test_fw_cfg);
     qtest_add_func("/virt-pcie/ecam", test_ecam);
     qtest_add_func("/virt-pcie/msi", test_msi);
     qtest_add_func("/virt-pcie/mmio-policy", test_mmio_policy);

@@ -283,6 +283,15 @@ void riscv_mh_fdt_syscon(MachineState *ms, const MemMapEntry *test,
 void riscv_mh_fdt_rtc(MachineState *ms, const MemMapEntry *rtc,
                       const RiscvMhIrqParent *p, uint32_t irq);
 
+/* Firmware configuration (machine_helper.c) */
+
+/*
+ * SMBIOS tables for @fw_cfg (the etc/smbios files): QEMU's defaults, the
+ * product @product, RAM at @dram_base, harts of the RV64 family.
+ */
+void riscv_mh_smbios(MachineState *ms, FWCfgState *fw_cfg,
+                     const char *product, hwaddr dram_base);
+
 /* Boot (machine_helper.c) */
 
 /* Map the RAM at @dram_base and a ROM @rom_name over @mrom. */

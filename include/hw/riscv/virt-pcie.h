@@ -48,6 +48,14 @@ OBJECT_DECLARE_TYPE(RISCVVirtPcieState, RISCVVirtPcieMachineClass,
 /* The built-in power button (10.2): virtio-power-button-pci */
 #define VIRT_PCIE_POWER_BUTTON_DEVFN PCI_DEVFN(0, 2)  /* 00:00.2 */
 
+/*
+ * fw-cfg=on (10.2): QEMU's firmware configuration as the built-in
+ * function 00:00.3, its registers fixed by Enhanced Allocation in the page
+ * below the console's.
+ */
+#define VIRT_PCIE_FW_CFG_DEVFN      PCI_DEVFN(0, 3)   /* 00:00.3 */
+#define VIRT_PCIE_FW_CFG_MEM_BASE   0x7fffe000
+
 /* The time CSR counts nanoseconds (10.0: 100 ns) */
 #define VIRT_PCIE_TIMEBASE_FREQ     1000000000
 
@@ -80,6 +88,7 @@ struct RISCVVirtPcieMachineClass {
     bool smp_topology;          /* cpu-map from -smp; sockets not nodes */
     bool power_button;          /* virtio power button at 00:00.2 */
     bool writable_vars;         /* refuse a read-only flash bank 1 */
+    bool fw_cfg;                /* fw-cfg=on is possible */
     uint32_t timebase_freq;     /* Hz of the time CSR and the MTIMER */
 };
 
@@ -94,6 +103,8 @@ struct RISCVVirtPcieState {
     int fdt_size;
     PCIDevice *iommu;           /* -device riscv-iommu-pci, or NULL */
     bool stdout_uart;           /* stdout-path names the firmware view */
+    bool fw_cfg_on;             /* fw-cfg=on */
+    FWCfgState *fw_cfg;         /* with fw-cfg=on, else NULL */
 };
 
 #endif
