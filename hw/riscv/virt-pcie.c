@@ -251,6 +251,23 @@ static void virt_pcie_fdt_console_io(MachineState *ms)
 }
 
 /*
+ * A firmware view of a fixed PCI memory range: a node that maps @size
+ * bytes at @page one to one, with no compatible so that no OS probes it as
+ * a platform device, for the nodes below it.  Returns its path.
+ */
+static char *virt_pcie_fdt_mem_view(void *fdt, hwaddr page, hwaddr size)
+{
+    char *window = g_strdup_printf("/soc/pci-mem@%" HWADDR_PRIx, page);
+
+    qemu_fdt_add_subnode(fdt, window);
+    qemu_fdt_setprop_cell(fdt, window, "#address-cells", 2);
+    qemu_fdt_setprop_cell(fdt, window, "#size-cells", 2);
+    qemu_fdt_setprop_sized_cells(fdt, window, "ranges", 2, page,
+                                 2, page, 2, size);
+    return window;
+}
+
+/*
  * The console in two views.  The OS's: the function's own node under the
  * host bridge, which "stdout-path" names, so that Linux takes the tty it
  * binds to 00:00.1 as its console.  Firmware's: an ns16550a node whose
@@ -265,19 +282,13 @@ static void virt_pcie_fdt_console_mem(RISCVVirtPcieState *s,
 {
     MachineState *ms = MACHINE(s);
     static const char compat[] = "pci1b36,2";
-    hwaddr page = VIRT_PCIE_CONSOLE_MEM_BASE;
-    g_autofree char *window = g_strdup_printf("/soc/pci-mem@%" HWADDR_PRIx,
-                                              page);
+    void *fdt = ms->fdt;
+    g_autofree char *window = virt_pcie_fdt_mem_view(fdt,
+        VIRT_PCIE_CONSOLE_MEM_BASE, VIRT_PCIE_CONSOLE_PAGE);
     g_autofree char *path = g_strdup_printf("%s/serial@%x", window,
                                             VIRT_PCIE_CONSOLE_MEM_BASE);
     g_autofree char *fn = NULL;
-    void *fdt = ms->fdt;
 
-    qemu_fdt_add_subnode(fdt, window);
-    qemu_fdt_setprop_cell(fdt, window, "#address-cells", 2);
-    qemu_fdt_setprop_cell(fdt, window, "#size-cells", 2);
-    qemu_fdt_setprop_sized_cells(fdt, window, "ranges", 2, page,
-                                 2, page, 2, VIRT_PCIE_CONSOLE_PAGE);
     qemu_fdt_add_subnode(fdt, path);
     qemu_fdt_setprop_string(fdt, path, "compatible", "ns16550a");
     qemu_fdt_setprop_sized_cells(fdt, path, "reg",
@@ -294,24 +305,18 @@ static void virt_pcie_fdt_console_mem(RISCVVirtPcieState *s,
 
 /*
  * fw-cfg=on: the fw_cfg registers as firmware sees them, like the
- * console's firmware view (a one-to-one container with no compatible, so
- * that an OS does not probe it).  No DMA register: "reg" covers the data
- * and selector registers only.
+ * console's firmware view.  No DMA register: "reg" covers the data and
+ * selector registers only.
  */
 static void virt_pcie_fdt_fw_cfg(MachineState *ms)
 {
     hwaddr page = VIRT_PCIE_FW_CFG_MEM_BASE;
-    g_autofree char *window = g_strdup_printf("/soc/pci-mem@%" HWADDR_PRIx,
-                                              page);
+    void *fdt = ms->fdt;
+    g_autofree char *window = virt_pcie_fdt_mem_view(fdt, page,
+                                                     FW_CFG_PCI_BAR_SIZE);
     g_autofree char *path = g_strdup_printf("%s/fw-cfg@%" HWADDR_PRIx,
                                             window, page);
-    void *fdt = ms->fdt;
 
-    qemu_fdt_add_subnode(fdt, window);
-    qemu_fdt_setprop_cell(fdt, window, "#address-cells", 2);
-    qemu_fdt_setprop_cell(fdt, window, "#size-cells", 2);
-    qemu_fdt_setprop_sized_cells(fdt, window, "ranges", 2, page,
-                                 2, page, 2, FW_CFG_PCI_BAR_SIZE);
     qemu_fdt_add_subnode(fdt, path);
     qemu_fdt_setprop_string(fdt, path, "compatible", "qemu,fw-cfg-mmio");
     qemu_fdt_setprop_sized_cells(fdt, path, "reg", 2, page,
