@@ -433,11 +433,13 @@ void riscv_mh_fdt_rtc(MachineState *ms, const MemMapEntry *rtc,
     }
 }
 
-/* SMBIOS processor family "RISC-V RV64" */
+/* SMBIOS processor families "RISC-V RV32" and "RISC-V RV64" */
+#define RISCV_MH_SMBIOS_RV32 0x200
 #define RISCV_MH_SMBIOS_RV64 0x201
 
 void riscv_mh_smbios(MachineState *ms, FWCfgState *fw_cfg,
-                     const char *product, hwaddr dram_base)
+                     const char *product, hwaddr dram_base,
+                     RISCVHartArrayState *harts)
 {
     struct smbios_phys_mem_area ram = {
         .address = dram_base,
@@ -447,7 +449,9 @@ void riscv_mh_smbios(MachineState *ms, FWCfgState *fw_cfg,
     size_t tables_len, anchor_len;
 
     smbios_set_defaults("QEMU", product, MACHINE_GET_CLASS(ms)->name);
-    smbios_set_default_processor_family(RISCV_MH_SMBIOS_RV64);
+    smbios_set_default_processor_family(riscv_is_32bit(harts) ?
+                                        RISCV_MH_SMBIOS_RV32 :
+                                        RISCV_MH_SMBIOS_RV64);
     smbios_get_tables(ms, SMBIOS_ENTRY_POINT_TYPE_64, &ram, 1,
                       &tables, &tables_len, &anchor, &anchor_len,
                       &error_fatal);

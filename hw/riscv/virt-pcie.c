@@ -558,7 +558,7 @@ static void virt_pcie_machine_done(Notifier *notifier, void *data)
     riscv_mh_boot(MACHINE(s), &s->soc[0], &boot);
     if (s->fw_cfg) {
         riscv_mh_smbios(MACHINE(s), s->fw_cfg, "QEMU Virtual Machine",
-                        virt_pcie_memmap[VIRT_PCIE_DRAM].base);
+                        virt_pcie_memmap[VIRT_PCIE_DRAM].base, &s->soc[0]);
     }
 }
 

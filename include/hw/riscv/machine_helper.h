@@ -287,10 +287,11 @@ void riscv_mh_fdt_rtc(MachineState *ms, const MemMapEntry *rtc,
 
 /*
  * SMBIOS tables for @fw_cfg (the etc/smbios files): QEMU's defaults, the
- * product @product, RAM at @dram_base, harts of the RV64 family.
+ * product @product, RAM at @dram_base, the processor family of @harts.
  */
 void riscv_mh_smbios(MachineState *ms, FWCfgState *fw_cfg,
-                     const char *product, hwaddr dram_base);
+                     const char *product, hwaddr dram_base,
+                     RISCVHartArrayState *harts);
 
 /* Boot (machine_helper.c) */
 
