@@ -20,6 +20,7 @@ wanted=(
     dpkg-dev                               # apt-get source (dpkg-source)
     cpio kmod xz-utils gzip                # guest kit
     device-tree-compiler socat xorriso     # tests (xorriso: cdrom-test)
+    mtools                                 # tests: the ACPI boot's EFI disk
     time                                   # make bench (/usr/bin/time)
     qemu-utils                             # qemu-img: qcow2 for the savevm test
     gcc-riscv64-linux-gnu acpica-tools     # make firmware: EDK2 (and below)

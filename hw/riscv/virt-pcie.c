@@ -45,7 +45,7 @@
 #include "target/riscv/cpu.h"
 
 /* The map of docs/specs/riscv-virt-pcie.rst; per-socket sizes are strides */
-static const MemMapEntry virt_pcie_memmap[] = {
+const MemMapEntry virt_pcie_memmap[] = {
     [VIRT_PCIE_MROM] = { .base = 0x1000, .size = 0xf000 },
     [VIRT_PCIE_TEST] = { .base = 0x100000, .size = 0x1000 },
     [VIRT_PCIE_RTC] = { .base = 0x101000, .size = 0x1000 },
@@ -72,7 +72,7 @@ static const MemMapEntry virt_pcie_memmap[] = {
 /* -bios default: OpenSBI, in QEMU's firmware path */
 #define VIRT_PCIE_FIRMWARE "opensbi-riscv64-generic-fw_dynamic.bin"
 
-static RiscvMhImsic virt_pcie_imsic(RISCVVirtPcieState *s, RiscvMhMode mode)
+RiscvMhImsic virt_pcie_imsic(RISCVVirtPcieState *s, RiscvMhMode mode)
 {
     bool m = mode == RISCV_MH_MODE_M;
     int region = m ? VIRT_PCIE_IMSIC_M : VIRT_PCIE_IMSIC_S;
@@ -86,7 +86,7 @@ static RiscvMhImsic virt_pcie_imsic(RISCVVirtPcieState *s, RiscvMhMode mode)
     };
 }
 
-static RiscvMhAplic virt_pcie_aplic(void)
+RiscvMhAplic virt_pcie_aplic(void)
 {
     return (RiscvMhAplic) {
         .m = virt_pcie_memmap[VIRT_PCIE_APLIC_M],
@@ -97,7 +97,7 @@ static RiscvMhAplic virt_pcie_aplic(void)
     };
 }
 
-static RiscvMhPcie virt_pcie_host(void)
+RiscvMhPcie virt_pcie_host(void)
 {
     return (RiscvMhPcie) {
         .ecam = virt_pcie_memmap[VIRT_PCIE_ECAM],
@@ -504,8 +504,9 @@ static void virt_pcie_create_fw_cfg(RISCVVirtPcieState *s, PCIBus *bus)
     PCIDevice *dev;
 
     if (!RISCV_VIRT_PCIE_MACHINE_GET_CLASS(s)->fw_cfg) {
-        error_report("virt-pcie: fw-cfg=on needs virt-pcie-10.2 or later, "
-                     "%s has no fw_cfg", MACHINE_GET_CLASS(ms)->name);
+        error_report("virt-pcie: %s needs virt-pcie-10.2 or later, %s has "
+                     "no fw_cfg", s->acpi ? "x-acpi=on" : "fw-cfg=on",
+                     MACHINE_GET_CLASS(ms)->name);
         exit(1);
     }
     dev = pci_new(VIRT_PCIE_FW_CFG_DEVFN, TYPE_FW_CFG_PCI);
@@ -560,6 +561,9 @@ static void virt_pcie_machine_done(Notifier *notifier, void *data)
         riscv_mh_smbios(MACHINE(s), s->fw_cfg, "QEMU Virtual Machine",
                         virt_pcie_memmap[VIRT_PCIE_DRAM].base, &s->soc[0]);
     }
+    if (s->acpi) {
+        virt_pcie_acpi_setup(s);
+    }
 }
 
 static void virt_pcie_machine_init(MachineState *ms)
@@ -602,11 +606,13 @@ static void virt_pcie_machine_init(MachineState *ms)
     virt_pcie_check_vars(s);
 
     gpex = riscv_mh_gpex_create(&host, s->aplic[0]);
+    s->pci_bus = PCI_HOST_BRIDGE(gpex)->bus;
     virt_pcie_create_console(s, PCI_HOST_BRIDGE(gpex)->bus);
     if (RISCV_VIRT_PCIE_MACHINE_GET_CLASS(s)->power_button) {
         virt_pcie_create_power_button(PCI_HOST_BRIDGE(gpex)->bus);
     }
-    if (s->fw_cfg_on) {
+    /* x-acpi=on: the tables reach the firmware through fw_cfg */
+    if (s->fw_cfg_on || s->acpi) {
         virt_pcie_create_fw_cfg(s, PCI_HOST_BRIDGE(gpex)->bus);
     }
 
@@ -724,6 +730,16 @@ static void virt_pcie_set_fw_cfg(Object *obj, bool value, Error **errp)
     RISCV_VIRT_PCIE_MACHINE(obj)->fw_cfg_on = value;
 }
 
+static bool virt_pcie_get_acpi(Object *obj, Error **errp)
+{
+    return RISCV_VIRT_PCIE_MACHINE(obj)->acpi;
+}
+
+static void virt_pcie_set_acpi(Object *obj, bool value, Error **errp)
+{
+    RISCV_VIRT_PCIE_MACHINE(obj)->acpi = value;
+}
+
 /* Refuse a RAM size out of range before the host memory is allocated */
 static bool virt_pcie_create_default_memdev(MachineState *ms,
                                             const char *path, Error **errp)
@@ -788,6 +804,11 @@ static void virt_pcie_class_init(ObjectClass *oc, const void *data)
     object_class_property_set_description(oc, "fw-cfg",
         "QEMU's firmware configuration (boot order, SMBIOS, -fw_cfg) as "
         "the PCI function 00:00.3, for UEFI firmware (default off)");
+    object_class_property_add_bool(oc, "x-acpi", virt_pcie_get_acpi,
+                                   virt_pcie_set_acpi);
+    object_class_property_set_description(oc, "x-acpi",
+        "Experimental: ACPI tables for the firmware, through fw_cfg "
+        "(implies fw-cfg=on; default off)");
 }
 
 static const TypeInfo virt_pcie_typeinfo = {

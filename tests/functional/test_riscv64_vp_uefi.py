@@ -12,6 +12,8 @@
 #  - the firmware's network stack gets a DHCP lease on virtio-net (it
 #    needs an entropy source, EFI_RNG_PROTOCOL: here virtio-rng-pci);
 #  - fw-cfg=on: the firmware installs QEMU's SMBIOS tables from fw_cfg;
+#  - x-acpi=on: it installs QEMU's ACPI tables, and Debian's 6.12 and 7.x
+#    kernels run on them;
 #  - bad input: a read-only variable store, a truncated or missing code
 #    image, and a disk with no EFI system partition.
 
@@ -71,6 +73,59 @@ class UefiOnVirtPcie(UefiTest):
         out = self.shell(vm, 'smbiosview -t 1')
         self.assertNotIn('QEMU Virtual Machine', out)
         vm.shutdown()
+
+    def efi_disk(self, kernel_dir, name):
+        """A FAT file system NAME holding the kit kernel and initramfs of
+        KERNEL_DIR, for the firmware's shell to start."""
+        image = os.path.join(kernel_dir, 'Image')
+        initrd = os.path.join(kernel_dir, 'initrd.cpio.gz')
+        size = (os.path.getsize(image) + os.path.getsize(initrd)) // 1024
+        path = self.scratch_file(name)
+        subprocess.run(['mkfs.fat', '-C', path, str(size + 16384)],
+                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(['mcopy', '-i', path, image, '::Image'], check=True)
+        subprocess.run(['mcopy', '-i', path, initrd, '::initrd'],
+                       check=True)
+        return path
+
+    def test_acpi_boot(self):
+        """x-acpi=on: the firmware installs QEMU's tables, and both kit
+        kernels (Debian's 6.12 and 7.x) run on them (acpi=force: the
+        firmware still hands them the device tree too): IMSIC and APLIC
+        from the MADT, the PCI host bridge from the DSDT, the console's
+        INTx through its _PRT link as an APLIC MSI, virtio by MSI-X."""
+        kit = os.environ.get('VP_GUEST')
+        self.assertIsNotNone(kit, 'VP_GUEST (build/guest) is not set')
+        for sub in ('.', 'new'):
+            with self.subTest(kernel=sub):
+                self.acpi_boot(os.path.join(kit, sub), f'acpi-{sub}')
+
+    def acpi_boot(self, kernel_dir, name):
+        disk = self.efi_disk(kernel_dir, name + '.img')
+        vm = self.uefi_machine('-drive', f'if=none,id=d0,format=raw,'
+                               f'file={disk}',
+                               '-device', 'virtio-blk-pci,drive=d0',
+                               machine='virt-pcie,x-acpi=on', mem='2G',
+                               name=name)
+        vm.launch()
+        self.expect(vm, r'Shell> ', 300)
+        self.type(vm, 'fs0:\r')
+        self.expect(vm, r'FS0:\\> ', 30)
+        self.type(vm, 'Image initrd=initrd acpi=force console=ttyS0\r')
+        log = self.expect(vm, r'VP-REPORT-END', 300)
+        self.assertRegex(log, r'ACPI: RHCT 0x')
+        self.assertRegex(log, r'ACPI: SPCR 0x')
+        self.assertIn('ACPI: Using RINTC for interrupt routing', log)
+        self.assertRegex(log, r'riscv-imsic: imsic: per-CPU IDs 255 at '
+                         r'base address 0x0000010080000000')
+        self.assertRegex(log, r'riscv-aplic RSCV0002:00: 32 interrupts '
+                         r'forwarded to MSI')
+        self.assertIn('ACPI: PCI Root Bridge [PCI0]', log)
+        self.assertRegex(log, r'APLIC-MSI-RSCV0002:00\s+2 Level.*ttyS0')
+        self.assertRegex(log, r'pci 0000:00:01\.0 1af4:1042 .*irq=msix')
+        self.assertIn('tty ttyS0', log)
+        self.assertNotRegex(log, r'No IRQ available|no GSI')
+        vm.wait(timeout=120)
 
     def test_network(self):
         """With an entropy source the network stack starts: the firmware

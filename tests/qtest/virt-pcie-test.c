@@ -582,6 +582,219 @@ static void test_fw_cfg(void)
     qtest_quit(qts);
 }
 
+/* The fw_cfg file @name, whole (8 bytes a read) */
+static uint8_t *fw_cfg_blob(QTestState *qts, const char *name, uint32_t *len)
+{
+    uint8_t *buf;
+
+    *len = fw_cfg_file(qts, name);
+    g_assert_cmpuint(*len, >, 0);
+    buf = g_malloc(ROUND_UP(*len, 8));
+    for (uint32_t i = 0; i < *len; i += 8) {
+        uint64_t v = cpu_to_le64(qtest_readq(qts, FW_CFG_BASE));
+
+        memcpy(buf + i, &v, 8);
+    }
+    return buf;
+}
+
+/* x-acpi=on: the tables as QEMU hands them over, before the linker */
+typedef struct AcpiBlob {
+    uint8_t *data;
+    uint32_t len;
+} AcpiBlob;
+
+static AcpiBlob acpi_tables(QTestState *qts)
+{
+    AcpiBlob b;
+
+    b.data = fw_cfg_blob(qts, "etc/acpi/tables", &b.len);
+    return b;
+}
+
+/* The table with signature @sig, or NULL; its length in *@len */
+static const uint8_t *acpi_find(const AcpiBlob *b, const char *sig,
+                                uint32_t *len)
+{
+    for (uint32_t off = 0; off + 36 <= b->len; off += *len) {
+        *len = ldl_le_p(b->data + off + 4);
+        if (!*len) {
+            break;      /* the padding after the last table */
+        }
+        g_assert_cmpuint(off + *len, <=, b->len);
+        if (!memcmp(b->data + off, sig, 4)) {
+            return b->data + off;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Compare each table with its golden file, tests/data/acpi/riscv64/
+ * virt-pcie/<@golden>/<signature> (run from the build directory, whose
+ * tests/data is the source's).  With VP_ACPI_REBUILD=DIR, write them
+ * below DIR instead: that is how a deliberate change updates them.
+ */
+static void acpi_check_golden(const AcpiBlob *b, const char *golden)
+{
+    const char *rebuild = g_getenv("VP_ACPI_REBUILD");
+    g_autofree char *dir = g_build_filename(rebuild ? rebuild : "tests/data",
+                                            "acpi", "riscv64", "virt-pcie",
+                                            golden, NULL);
+    g_autoptr(GDir) files = NULL;
+    const char *name;
+    int tables = 0;
+    uint32_t len;
+
+    if (rebuild) {
+        g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
+    }
+    for (uint32_t off = 0; off + 36 <= b->len; off += len, tables++) {
+        g_autofree char *sig = g_strndup((char *)b->data + off, 4);
+        g_autofree char *path = g_build_filename(dir, sig, NULL);
+        g_autofree char *want = NULL;
+        size_t want_len;
+
+        len = ldl_le_p(b->data + off + 4);
+        if (!len) {
+            break;
+        }
+        if (rebuild) {
+            g_assert(g_file_set_contents(path, (char *)b->data + off, len,
+                                         NULL));
+            continue;
+        }
+        if (!g_file_get_contents(path, &want, &want_len, NULL)) {
+            g_test_message("no golden file %s for table %s", path, sig);
+            g_assert_not_reached();
+        }
+        if (want_len != len || memcmp(want, b->data + off, len)) {
+            g_test_message("table %s differs from %s: what a guest sees "
+                           "changed (a new machine version, or "
+                           "VP_ACPI_REBUILD=DIR for a deliberate change "
+                           "of x-acpi)", sig, path);
+            g_assert_not_reached();
+        }
+    }
+    /* No golden table may be missing from the machine either */
+    files = g_dir_open(dir, 0, NULL);
+    g_assert(files);
+    while ((name = g_dir_read_name(files))) {
+        tables--;
+    }
+    g_assert_cmpint(tables, ==, 0);
+}
+
+/* Count the structures of type @type in the MADT */
+static int madt_count(const uint8_t *madt, uint32_t len, uint8_t type,
+                      const uint8_t **last)
+{
+    int n = 0;
+
+    for (uint32_t off = 44; off < len; off += madt[off + 1]) {
+        g_assert_cmpuint(madt[off + 1], >, 0);
+        if (madt[off] == type) {
+            *last = madt + off;
+            n++;
+        }
+    }
+    return n;
+}
+
+/*
+ * x-acpi=on: the tables QEMU builds for the firmware, checked field by
+ * field against the platform: 1 GHz timebase, a RINTC per hart with its
+ * S-level IMSIC file, one IMSIC, the APLIC in MSI mode with its GSIs
+ * above the ISA range, ECAM, a hardware-reduced FADT, and an SPCR that
+ * names the console by its PCI location and its fixed range.
+ */
+static void test_acpi_tables(void)
+{
+    QTestState *qts = qtest_init("-M virt-pcie,x-acpi=on -smp 3");
+    AcpiBlob b = acpi_tables(qts);
+    const uint8_t *t, *entry = NULL;
+    uint32_t len, harts = 0;
+    bool mmu = false;
+    static const char *const sigs[] = {
+        "DSDT", "FACP", "APIC", "RHCT", "MCFG", "SPCR", "XSDT",
+    };
+
+    for (int i = 0; i < ARRAY_SIZE(sigs); i++) {
+        g_assert(acpi_find(&b, sigs[i], &len));
+    }
+    g_assert(!acpi_find(&b, "SRAT", &len));
+
+    t = acpi_find(&b, "RHCT", &len);
+    g_assert_cmpuint(ldq_le_p(t + 40), ==, 1000000000);
+    g_assert(g_str_has_prefix((const char *)t + 56 + 8, "rv64"));
+    for (uint32_t off = 56; off < len; off += lduw_le_p(t + off + 2)) {
+        harts += lduw_le_p(t + off) == 0xffff;      /* hart info */
+        mmu |= lduw_le_p(t + off) == 2;
+    }
+    g_assert_cmpuint(harts, ==, 3);
+    g_assert(mmu);
+
+    t = acpi_find(&b, "APIC", &len);
+    g_assert_cmpint(madt_count(t, len, 0x18, &entry), ==, 3);
+    g_assert_cmphex(ldq_le_p(entry + 8), ==, 2);             /* hart ID */
+    g_assert_cmphex(ldq_le_p(entry + 24), ==, IMSIC_S_BASE + 2 * 0x8000);
+    g_assert_cmpint(madt_count(t, len, 0x19, &entry), ==, 1);
+    g_assert_cmpuint(entry[13], ==, 2);                 /* hart bits */
+    g_assert_cmpuint(entry[15], ==, 27);                /* group shift */
+    g_assert_cmpint(madt_count(t, len, 0x1a, &entry), ==, 1);
+    g_assert_cmpuint(lduw_le_p(entry + 16), ==, 0);     /* no IDC: MSI */
+    g_assert_cmpuint(ldl_le_p(entry + 20), ==, 32);     /* GSI base */
+    g_assert_cmphex(ldq_le_p(entry + 24), ==, 0xd000000);
+
+    t = acpi_find(&b, "MCFG", &len);
+    g_assert_cmphex(ldq_le_p(t + 44), ==, ECAM_BASE);
+    t = acpi_find(&b, "FACP", &len);
+    g_assert(ldl_le_p(t + 112) & (1 << 20));            /* HW_REDUCED */
+
+    acpi_check_golden(&b, "10.2/default");
+
+    t = acpi_find(&b, "SPCR", &len);
+    g_assert_cmpuint(t[8], >=, 4);                      /* revision */
+    g_assert_cmphex(t[36], ==, 0x12);                   /* 16550 */
+    g_assert_cmphex(ldq_le_p(t + 44), ==, 0x7ffff000);
+    g_assert_cmphex(ldl_le_p(t + 54), ==, 34);          /* INTA's GSI */
+    g_assert_cmphex(lduw_le_p(t + 64), ==, 0x0002);     /* device */
+    g_assert_cmphex(lduw_le_p(t + 66), ==, 0x1b36);     /* vendor */
+    g_assert_cmphex(t[69] << 8 | t[70], ==, 0x0001);    /* 00:00.1 */
+
+    g_free(b.data);
+    qtest_quit(qts);
+}
+
+/* -numa with distances: SRAT (a RINTC affinity per hart) and SLIT */
+static void test_acpi_numa(void)
+{
+    QTestState *qts = qtest_init("-M virt-pcie,x-acpi=on -smp 4 "
+                                 NUMA_2X2 " -m 512M "
+                                 "-numa dist,src=0,dst=1,val=21");
+    AcpiBlob b = acpi_tables(qts);
+    const uint8_t *t;
+    uint32_t len, rintc = 0, mem = 0;
+
+    acpi_check_golden(&b, "10.2/numa");
+    t = acpi_find(&b, "SRAT", &len);
+    g_assert(t);
+    for (uint32_t off = 48; off < len; off += t[off + 1]) {
+        rintc += t[off] == 7;
+        mem += t[off] == 1;
+    }
+    g_assert_cmpuint(rintc, ==, 4);
+    g_assert_cmpuint(mem, ==, 2);
+    t = acpi_find(&b, "SLIT", &len);
+    g_assert(t);
+    g_assert_cmpuint(t[44 + 1], ==, 21);
+    t = acpi_find(&b, "APIC", &len);
+    g_assert_cmpuint(madt_count(t, len, 0x1a, &t), ==, 2);
+    g_assert_cmpuint(ldl_le_p(t + 20), ==, 64);         /* socket 1 */
+    g_free(b.data);
+    qtest_quit(qts);
+}
+
 static void test_ecam(void)
 {
     QTestState *qts = qtest_init("-M virt-pcie");
@@ -935,6 +1148,8 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-pcie/dt/aia-guests", test_dt_aia_guests);
     qtest_add_func("/virt-pcie/dt/fw-cfg", test_dt_fw_cfg);
     qtest_add_func("/virt-pcie/fw-cfg", test_fw_cfg);
+    qtest_add_func("/virt-pcie/acpi/tables", test_acpi_tables);
+    qtest_add_func("/virt-pcie/acpi/numa", test_acpi_numa);
     qtest_add_func("/virt-pcie/ecam", test_ecam);
     qtest_add_func("/virt-pcie/msi", test_msi);
     qtest_add_func("/virt-pcie/mmio-policy", test_mmio_policy);

@@ -34,6 +34,7 @@
 #include "hw/boards.h"
 #include "hw/block/flash.h"
 #include "hw/riscv/riscv_hart.h"
+#include "hw/acpi/aml-build.h"
 
 /* Privilege level served by an interrupt controller */
 typedef enum RiscvMhMode {
@@ -282,6 +283,35 @@ void riscv_mh_fdt_syscon(MachineState *ms, const MemMapEntry *test,
 /* google,goldfish-rtc node at @rtc with @irq of @p. */
 void riscv_mh_fdt_rtc(MachineState *ms, const MemMapEntry *rtc,
                       const RiscvMhIrqParent *p, uint32_t irq);
+
+/* ACPI tables of harts and AIA (machine_helper-acpi.c) */
+
+/* First GSI of @socket's APLIC domain; sources number from there. */
+uint32_t riscv_mh_acpi_gsi_base(const RiscvMhAplic *aplic, int socket);
+/* RINTC structure of hart @index of @socket, ACPI processor @uid. */
+void riscv_mh_acpi_rintc(GArray *out, const RISCVHartArrayState *soc,
+                         int socket, int index, uint32_t uid,
+                         const RiscvMhImsic *imsic);
+/* MADT: a RINTC per hart, the S-level @imsic, @aplic's S domains (MSI). */
+void riscv_mh_acpi_madt(GArray *table_data, BIOSLinker *linker,
+                        MachineState *ms, const RISCVHartArrayState *soc,
+                        const RiscvMhImsic *imsic, const RiscvMhAplic *aplic,
+                        const char *oem_id, const char *oem_table_id);
+/* RHCT of the harts of @soc (all alike), time CSR at @timebase Hz. */
+void riscv_mh_acpi_rhct(GArray *table_data, BIOSLinker *linker,
+                        MachineState *ms, RISCVHartArrayState *soc,
+                        uint64_t timebase, const char *oem_id,
+                        const char *oem_table_id);
+/* SRAT: a RINTC affinity structure per hart, its socket the domain. */
+void riscv_mh_acpi_srat_harts(GArray *out, MachineState *ms,
+                              const RISCVHartArrayState *soc);
+/* A processor device (ACPI0007) per hart, with its RINTC as _MAT. */
+void riscv_mh_acpi_dsdt_harts(Aml *scope, MachineState *ms,
+                              const RISCVHartArrayState *soc,
+                              const RiscvMhImsic *imsic);
+/* An APLIC device (RSCV0002) per S-level domain of @aplic. */
+void riscv_mh_acpi_dsdt_aplics(Aml *scope, MachineState *ms,
+                               const RiscvMhAplic *aplic);
 
 /* Firmware configuration (machine_helper.c) */
 

@@ -13,6 +13,7 @@
 #include "hw/boards.h"
 #include "hw/block/flash.h"
 #include "hw/riscv/riscv_hart.h"
+#include "hw/riscv/machine_helper.h"
 #include "qom/object.h"
 
 #define TYPE_RISCV_VIRT_PCIE_MACHINE MACHINE_TYPE_NAME("virt-pcie")
@@ -76,6 +77,8 @@ enum {
     VIRT_PCIE_MMIO64,
 };
 
+extern const MemMapEntry virt_pcie_memmap[];
+
 struct RISCVVirtPcieMachineClass {
     MachineClass parent;
 
@@ -88,7 +91,7 @@ struct RISCVVirtPcieMachineClass {
     bool smp_topology;          /* cpu-map from -smp; sockets not nodes */
     bool power_button;          /* virtio power button at 00:00.2 */
     bool writable_vars;         /* refuse a read-only flash bank 1 */
-    bool fw_cfg;                /* fw-cfg=on is possible */
+    bool fw_cfg;                /* fw-cfg=on (and x-acpi=on) possible */
     uint32_t timebase_freq;     /* Hz of the time CSR and the MTIMER */
 };
 
@@ -104,7 +107,17 @@ struct RISCVVirtPcieState {
     PCIDevice *iommu;           /* -device riscv-iommu-pci, or NULL */
     bool stdout_uart;           /* stdout-path names the firmware view */
     bool fw_cfg_on;             /* fw-cfg=on */
+    bool acpi;                  /* x-acpi=on */
     FWCfgState *fw_cfg;         /* with fw-cfg=on, else NULL */
+    PCIBus *pci_bus;            /* the host bridge's root bus */
 };
+
+/* The platform's interrupt controllers and host bridge (virt-pcie.c) */
+RiscvMhImsic virt_pcie_imsic(RISCVVirtPcieState *s, RiscvMhMode mode);
+RiscvMhAplic virt_pcie_aplic(void);
+RiscvMhPcie virt_pcie_host(void);
+
+/* x-acpi=on: the ACPI tables, as fw_cfg files (virt-pcie-acpi.c) */
+void virt_pcie_acpi_setup(RISCVVirtPcieState *s);
 
 #endif
