@@ -106,13 +106,18 @@ void riscv_mh_fdt_pcie(MachineState *ms, const RiscvMhPcie *d, uint32_t msi)
 {
     void *fdt = ms->fdt;
     g_autofree char *path = riscv_mh_pcie_path(d);
+    /* The I/O window from its first bus address, at the same offset */
+    const MemMapEntry pio = {
+        .base = d->pio.base + d->pio_bus_min,
+        .size = d->pio.size - d->pio_bus_min,
+    };
     /* phys.hi space code, PCI address, CPU address, size */
     const struct {
         uint32_t space;
         uint64_t pci;
         const MemMapEntry *cpu;
     } spaces[] = {
-        { FDT_PCI_RANGE_IOPORT, 0, &d->pio },
+        { FDT_PCI_RANGE_IOPORT, d->pio_bus_min, &pio },
         { FDT_PCI_RANGE_MMIO, d->mmio.base, &d->mmio },
         { FDT_PCI_RANGE_MMIO_64BIT, d->mmio_high.base, &d->mmio_high },
     };

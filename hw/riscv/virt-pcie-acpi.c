@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * RISC-V "virt-pcie" board: ACPI tables (x-acpi=on)
+ * RISC-V "virt-pcie" board: ACPI tables (acpi=on, virt-pcie-11.0)
  *
  * Copyright (c) 2026 virt-pcie developers
  *
@@ -13,6 +13,8 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qemu/error-report.h"
+#include "hw/acpi/acpi.h"
 #include "hw/acpi/acpi-defs.h"
 #include "hw/acpi/aml-build.h"
 #include "hw/acpi/pci.h"
@@ -27,6 +29,10 @@
 
 /* The tables blob grows in steps of this, so its size rarely changes */
 #define VIRT_PCIE_ACPI_ALIGN        0x20000
+
+/* The room acpi_add_rom_blob() gives the table and loader files */
+#define VIRT_PCIE_ACPI_TABLES_MAX   0x200000
+#define VIRT_PCIE_ACPI_LOADER_MAX   0x10000
 
 #define VIRT_PCIE_ACPI_OEM          ACPI_BUILD_APPNAME6
 #define VIRT_PCIE_ACPI_OEM_TABLE    ACPI_BUILD_APPNAME8
@@ -71,6 +77,7 @@ static void virt_pcie_acpi_dsdt(GArray *out, BIOSLinker *linker,
         .irq = virt_pcie_acpi_gsi(host.intx_irq),
         .bus = s->pci_bus,
         .pci_native_hotplug = true,
+        .preserve_config = true,
     };
     Aml *dsdt, *scope;
 
@@ -87,21 +94,47 @@ static void virt_pcie_acpi_dsdt(GArray *out, BIOSLinker *linker,
 }
 
 /*
- * The console, by its PCI location and by its platform-fixed registers
- * (byte-wide 16550 at the Enhanced Allocation range), interrupting by
+ * The console's registers as the OS drives them.  Stock Linux binds the
+ * function by its I/O BAR 0 and takes an SPCR console only when the
+ * SPCR's address is that BAR's, so once firmware has assigned the BAR
+ * (the tables are built again when it reads them, after enumeration)
+ * the SPCR names it, and the DSDT tells the OS to keep it there.  Before
+ * that, and if firmware leaves BAR 0 unassigned, the SPCR names the
+ * platform-fixed memory range.
+ */
+static struct AcpiGas virt_pcie_acpi_console_regs(RISCVVirtPcieState *s)
+{
+    PCIDevice *console = pci_find_device(s->pci_bus, 0,
+                                         VIRT_PCIE_CONSOLE_DEVFN);
+    uint32_t bar = 0;
+    struct AcpiGas regs = {
+        .id = AML_AS_SYSTEM_MEMORY,
+        .width = 8,
+        .size = 1,              /* byte access */
+        .addr = VIRT_PCIE_CONSOLE_MEM_BASE,
+    };
+
+    if (console) {
+        bar = pci_get_long(console->config + PCI_BASE_ADDRESS_0);
+    }
+    if ((bar & PCI_BASE_ADDRESS_SPACE_IO) &&
+        (bar & PCI_BASE_ADDRESS_IO_MASK)) {
+        regs.id = AML_AS_SYSTEM_IO;
+        regs.addr = bar & PCI_BASE_ADDRESS_IO_MASK;
+    }
+    return regs;
+}
+
+/*
+ * The console, by its PCI location and its registers, interrupting by
  * INTA of slot 0.
  */
-static void virt_pcie_acpi_spcr(GArray *out, BIOSLinker *linker)
+static void virt_pcie_acpi_spcr(GArray *out, BIOSLinker *linker,
+                                RISCVVirtPcieState *s)
 {
     AcpiSpcrData spcr = {
         .interface_type = VIRT_PCIE_SPCR_16550,
-        .base_addr = {
-            .id = AML_AS_SYSTEM_MEMORY,
-            .width = 8,
-            .offset = 0,
-            .size = 1,          /* byte access */
-            .addr = VIRT_PCIE_CONSOLE_MEM_BASE,
-        },
+        .base_addr = virt_pcie_acpi_console_regs(s),
         .interrupt_type = VIRT_PCIE_SPCR_IRQ_APLIC,
         .interrupt = virt_pcie_acpi_gsi(VIRT_PCIE_IRQ_PCIE_INTA),
         .baud_rate = VIRT_PCIE_SPCR_115200,
@@ -190,7 +223,11 @@ static void virt_pcie_acpi_build(RISCVVirtPcieState *s, AcpiBuildTables *t)
     build_mcfg(blob, t->linker, &mcfg, VIRT_PCIE_ACPI_OEM,
                VIRT_PCIE_ACPI_OEM_TABLE);
     acpi_add_table(offsets, blob);
-    virt_pcie_acpi_spcr(blob, t->linker);
+    virt_pcie_acpi_spcr(blob, t->linker, s);
+    for (uint8_t *u = acpi_table_first(); u; u = acpi_table_next(u)) {
+        acpi_add_table(offsets, blob);
+        g_array_append_vals(blob, u, acpi_table_len(u));
+    }
     if (riscv_mh_numa_enabled(ms)) {
         acpi_add_table(offsets, blob);
         virt_pcie_acpi_srat(blob, t->linker, s);
@@ -253,6 +290,27 @@ static const VMStateDescription vmstate_virt_pcie_acpi = {
     },
 };
 
+/*
+ * The fw_cfg files have room for a table blob of 2 MiB and a loader of
+ * 64 KiB (acpi_add_rom_blob()): thousands of harts, or large -acpitable
+ * files, can need more.
+ */
+static void virt_pcie_acpi_check_size(AcpiBuildTables *t)
+{
+    uint32_t tables = acpi_data_len(t->table_data);
+    uint32_t loader = acpi_data_len(t->linker->cmd_blob);
+
+    if (tables > VIRT_PCIE_ACPI_TABLES_MAX ||
+        loader > VIRT_PCIE_ACPI_LOADER_MAX) {
+        error_report("virt-pcie: the ACPI tables need %u bytes (%u for the "
+                     "table-loader), more than the %u (%u) that fw_cfg has "
+                     "room for: use fewer harts or smaller -acpitable "
+                     "files, or acpi=off", tables, loader,
+                     VIRT_PCIE_ACPI_TABLES_MAX, VIRT_PCIE_ACPI_LOADER_MAX);
+        exit(1);
+    }
+}
+
 void virt_pcie_acpi_setup(RISCVVirtPcieState *s)
 {
     VirtPcieAcpiState *a = g_new0(VirtPcieAcpiState, 1);
@@ -260,6 +318,7 @@ void virt_pcie_acpi_setup(RISCVVirtPcieState *s)
 
     acpi_build_tables_init(&t);
     virt_pcie_acpi_build(s, &t);
+    virt_pcie_acpi_check_size(&t);
     a->tables = acpi_add_rom_blob(virt_pcie_acpi_update, a, t.table_data,
                                   ACPI_BUILD_TABLE_FILE);
     a->loader = acpi_add_rom_blob(virt_pcie_acpi_update, a,

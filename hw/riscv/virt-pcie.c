@@ -35,6 +35,7 @@
 #include "hw/riscv/virt-pcie.h"
 #include "system/block-backend.h"
 #include "hw/virtio/virtio-power-button.h"
+#include "hw/acpi/acpi.h"
 #include "hw/nvram/fw_cfg.h"
 #include "hw/nvram/fw_cfg-pci.h"
 #include "hw/loader.h"
@@ -362,6 +363,9 @@ static void virt_pcie_fdt(RISCVVirtPcieState *s)
 
     g_autofree char *pcie_path = riscv_mh_pcie_path(&host);
 
+    if (vmc->acpi) {
+        host.pio_bus_min = VIRT_PCIE_PIO_BUS_MIN;
+    }
     if (riscv_mh_fdt_load(ms, &s->fdt_size)) {
         return;     /* -dtb: the user's tree is used as it is */
     }
@@ -493,22 +497,48 @@ static void virt_pcie_create_power_button(PCIBus *bus)
 }
 
 /*
+ * What fw-cfg= and acpi= ask for must exist on the version, and the ACPI
+ * tables reach the firmware only through fw_cfg.
+ */
+static void virt_pcie_check_firmware_config(RISCVVirtPcieState *s)
+{
+    RISCVVirtPcieMachineClass *vmc = RISCV_VIRT_PCIE_MACHINE_GET_CLASS(s);
+    const char *name = MACHINE_GET_CLASS(s)->name;
+
+    if (s->acpi && !vmc->acpi) {
+        error_report("virt-pcie: acpi=on needs virt-pcie-11.0 or later, "
+                     "%s has no ACPI tables", name);
+        exit(1);
+    }
+    if (s->fw_cfg_on && !vmc->fw_cfg) {
+        error_report("virt-pcie: fw-cfg=on needs virt-pcie-10.2 or later, "
+                     "%s has no fw_cfg", name);
+        exit(1);
+    }
+    if (s->acpi && !s->fw_cfg_on) {
+        error_report("virt-pcie: acpi=on needs fw-cfg=on: the ACPI tables "
+                     "reach the firmware through fw_cfg (use acpi=off too)");
+        exit(1);
+    }
+    if (!s->acpi && acpi_table_first()) {
+        error_report("virt-pcie: -acpitable adds to the ACPI tables, and "
+                     "%s has none%s", name,
+                     vmc->acpi ? " with acpi=off" : "");
+        exit(1);
+    }
+}
+
+/*
  * fw-cfg=on: fw_cfg as the function 00:00.3, its registers at a fixed
  * memory range for firmware (EDK2 finds them by their device-tree node).
- * It carries what QEMU builds for firmware: the boot order, SMBIOS, and
- * the files of -fw_cfg and of option ROMs.
+ * It carries what QEMU builds for firmware: the boot order, SMBIOS, the
+ * files of -fw_cfg and of option ROMs, and the ACPI tables.
  */
 static void virt_pcie_create_fw_cfg(RISCVVirtPcieState *s, PCIBus *bus)
 {
     MachineState *ms = MACHINE(s);
     PCIDevice *dev;
 
-    if (!RISCV_VIRT_PCIE_MACHINE_GET_CLASS(s)->fw_cfg) {
-        error_report("virt-pcie: %s needs virt-pcie-10.2 or later, %s has "
-                     "no fw_cfg", s->acpi ? "x-acpi=on" : "fw-cfg=on",
-                     MACHINE_GET_CLASS(ms)->name);
-        exit(1);
-    }
     dev = pci_new(VIRT_PCIE_FW_CFG_DEVFN, TYPE_FW_CFG_PCI);
     qdev_prop_set_uint32(DEVICE(dev), "ea-mem-base",
                          VIRT_PCIE_FW_CFG_MEM_BASE);
@@ -587,6 +617,7 @@ static void virt_pcie_machine_init(MachineState *ms)
         exit(1);
     }
     riscv_mh_dtb_check(ms->dtb, &error_fatal);
+    virt_pcie_check_firmware_config(s);
     sockets = virt_pcie_check_harts(ms);
 
     /* One memory topology update for all harts and interrupt files */
@@ -611,8 +642,7 @@ static void virt_pcie_machine_init(MachineState *ms)
     if (RISCV_VIRT_PCIE_MACHINE_GET_CLASS(s)->power_button) {
         virt_pcie_create_power_button(PCI_HOST_BRIDGE(gpex)->bus);
     }
-    /* x-acpi=on: the tables reach the firmware through fw_cfg */
-    if (s->fw_cfg_on || s->acpi) {
+    if (s->fw_cfg_on) {
         virt_pcie_create_fw_cfg(s, PCI_HOST_BRIDGE(gpex)->bus);
     }
 
@@ -753,9 +783,12 @@ static bool virt_pcie_create_default_memdev(MachineState *ms,
 static void virt_pcie_instance_init(Object *obj)
 {
     RISCVVirtPcieState *s = RISCV_VIRT_PCIE_MACHINE(obj);
+    RISCVVirtPcieMachineClass *vmc = RISCV_VIRT_PCIE_MACHINE_GET_CLASS(obj);
 
     riscv_mh_flash_create(obj, "virt-pcie", s->flash, VIRT_PCIE_FLASH_BANKS);
     s->aia_guests = VIRT_PCIE_AIA_GUESTS_MAX;
+    s->fw_cfg_on = vmc->acpi;
+    s->acpi = vmc->acpi;
 }
 
 static void virt_pcie_class_init(ObjectClass *oc, const void *data)
@@ -785,6 +818,7 @@ static void virt_pcie_class_init(ObjectClass *oc, const void *data)
     vmc->power_button = true;
     vmc->writable_vars = true;
     vmc->fw_cfg = true;
+    vmc->acpi = true;
     mc->smp_props.clusters_supported = true;
     vmc->timebase_freq = VIRT_PCIE_TIMEBASE_FREQ;
 
@@ -802,13 +836,14 @@ static void virt_pcie_class_init(ObjectClass *oc, const void *data)
     object_class_property_add_bool(oc, "fw-cfg", virt_pcie_get_fw_cfg,
                                    virt_pcie_set_fw_cfg);
     object_class_property_set_description(oc, "fw-cfg",
-        "QEMU's firmware configuration (boot order, SMBIOS, -fw_cfg) as "
-        "the PCI function 00:00.3, for UEFI firmware (default off)");
-    object_class_property_add_bool(oc, "x-acpi", virt_pcie_get_acpi,
+        "QEMU's firmware configuration (boot order, SMBIOS, -fw_cfg, "
+        "ACPI) as the PCI function 00:00.3, for UEFI firmware (default on "
+        "since virt-pcie-11.0, off on 10.2)");
+    object_class_property_add_bool(oc, "acpi", virt_pcie_get_acpi,
                                    virt_pcie_set_acpi);
-    object_class_property_set_description(oc, "x-acpi",
-        "Experimental: ACPI tables for the firmware, through fw_cfg "
-        "(implies fw-cfg=on; default off)");
+    object_class_property_set_description(oc, "acpi",
+        "ACPI tables for UEFI firmware, which then hands the OS no device "
+        "tree (virt-pcie-11.0 or later; default on)");
 }
 
 static const TypeInfo virt_pcie_typeinfo = {
@@ -881,12 +916,25 @@ static GlobalProperty virt_pcie_defaults[] = {
     { "pci-serial-4x", "msix", "on" },
 };
 
-static void virt_pcie_machine_10_2_options(MachineClass *mc)
+static void virt_pcie_machine_11_0_options(MachineClass *mc)
 {
     compat_props_add(mc->compat_props, virt_pcie_defaults,
                      G_N_ELEMENTS(virt_pcie_defaults));
 }
-DEFINE_VIRT_PCIE_MACHINE_AS_LATEST(10, 2)
+DEFINE_VIRT_PCIE_MACHINE_AS_LATEST(11, 0)
+
+/*
+ * 10.2: no ACPI tables, fw_cfg only with fw-cfg=on, and the device tree's
+ * I/O window starts at bus address 0.
+ */
+static void virt_pcie_machine_10_2_options(MachineClass *mc)
+{
+    RISCVVirtPcieMachineClass *vmc = RISCV_VIRT_PCIE_MACHINE_CLASS(mc);
+
+    virt_pcie_machine_11_0_options(mc);
+    vmc->acpi = false;
+}
+DEFINE_VIRT_PCIE_MACHINE(10, 2)
 
 /*
  * 10.0: the console's fixed range is in I/O space, the time CSR counts at

@@ -88,6 +88,7 @@ typedef struct RiscvMhPcie {
     MemMapEntry mmio;           /* below 4 GiB */
     MemMapEntry mmio_high;      /* 64-bit window, size 0: none */
     MemMapEntry pio;
+    hwaddr pio_bus_min;         /* the DT's I/O window starts here */
     uint32_t intx_irq;          /* irqchip input of INTA, INTB..D follow */
     bool root_multifunction;    /* 00:00.0 says functions 00:00.1-7 exist */
 } RiscvMhPcie;

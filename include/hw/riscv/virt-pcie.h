@@ -57,6 +57,13 @@ OBJECT_DECLARE_TYPE(RISCVVirtPcieState, RISCVVirtPcieMachineClass,
 #define VIRT_PCIE_FW_CFG_DEVFN      PCI_DEVFN(0, 3)   /* 00:00.3 */
 #define VIRT_PCIE_FW_CFG_MEM_BASE   0x7fffe000
 
+/*
+ * 11.0: the device tree's PCI I/O window starts at bus address 0x1000, so
+ * that firmware never gives an I/O BAR the address 0, which Linux cannot
+ * use and, with ACPI, must keep (see virt-pcie-acpi.c).
+ */
+#define VIRT_PCIE_PIO_BUS_MIN       0x1000
+
 /* The time CSR counts nanoseconds (10.0: 100 ns) */
 #define VIRT_PCIE_TIMEBASE_FREQ     1000000000
 
@@ -91,7 +98,8 @@ struct RISCVVirtPcieMachineClass {
     bool smp_topology;          /* cpu-map from -smp; sockets not nodes */
     bool power_button;          /* virtio power button at 00:00.2 */
     bool writable_vars;         /* refuse a read-only flash bank 1 */
-    bool fw_cfg;                /* fw-cfg=on (and x-acpi=on) possible */
+    bool fw_cfg;                /* fw-cfg=on possible */
+    bool acpi;                  /* fw_cfg and ACPI tables built in (11.0) */
     uint32_t timebase_freq;     /* Hz of the time CSR and the MTIMER */
 };
 
@@ -106,8 +114,8 @@ struct RISCVVirtPcieState {
     int fdt_size;
     PCIDevice *iommu;           /* -device riscv-iommu-pci, or NULL */
     bool stdout_uart;           /* stdout-path names the firmware view */
-    bool fw_cfg_on;             /* fw-cfg=on */
-    bool acpi;                  /* x-acpi=on */
+    bool fw_cfg_on;             /* fw-cfg= */
+    bool acpi;                  /* acpi= */
     FWCfgState *fw_cfg;         /* with fw-cfg=on, else NULL */
     PCIBus *pci_bus;            /* the host bridge's root bus */
 };
@@ -117,7 +125,7 @@ RiscvMhImsic virt_pcie_imsic(RISCVVirtPcieState *s, RiscvMhMode mode);
 RiscvMhAplic virt_pcie_aplic(void);
 RiscvMhPcie virt_pcie_host(void);
 
-/* x-acpi=on: the ACPI tables, as fw_cfg files (virt-pcie-acpi.c) */
+/* acpi=on: the ACPI tables, as fw_cfg files (virt-pcie-acpi.c) */
 void virt_pcie_acpi_setup(RISCVVirtPcieState *s);
 
 #endif
