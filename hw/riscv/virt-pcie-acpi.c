@@ -13,12 +13,10 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
-#include "qemu/error-report.h"
-#include "hw/acpi/acpi.h"
 #include "hw/acpi/acpi-defs.h"
 #include "hw/acpi/aml-build.h"
 #include "hw/acpi/pci.h"
-#include "hw/acpi/utils.h"
+#include "hw/loader.h"
 #include "hw/pci-host/gpex.h"
 #include "hw/riscv/machine_helper.h"
 #include "hw/riscv/numa.h"
@@ -30,9 +28,10 @@
 /* The tables blob grows in steps of this, so its size rarely changes */
 #define VIRT_PCIE_ACPI_ALIGN        0x20000
 
-/* The room acpi_add_rom_blob() gives the table and loader files */
+/* The least room of the table files, as acpi_add_rom_blob() gives */
 #define VIRT_PCIE_ACPI_TABLES_MAX   0x200000
 #define VIRT_PCIE_ACPI_LOADER_MAX   0x10000
+#define VIRT_PCIE_ACPI_RSDP_MAX     0x1000
 
 #define VIRT_PCIE_ACPI_OEM          ACPI_BUILD_APPNAME6
 #define VIRT_PCIE_ACPI_OEM_TABLE    ACPI_BUILD_APPNAME8
@@ -224,10 +223,6 @@ static void virt_pcie_acpi_build(RISCVVirtPcieState *s, AcpiBuildTables *t)
                VIRT_PCIE_ACPI_OEM_TABLE);
     acpi_add_table(offsets, blob);
     virt_pcie_acpi_spcr(blob, t->linker, s);
-    for (uint8_t *u = acpi_table_first(); u; u = acpi_table_next(u)) {
-        acpi_add_table(offsets, blob);
-        g_array_append_vals(blob, u, acpi_table_len(u));
-    }
     if (riscv_mh_numa_enabled(ms)) {
         acpi_add_table(offsets, blob);
         virt_pcie_acpi_srat(blob, t->linker, s);
@@ -291,24 +286,19 @@ static const VMStateDescription vmstate_virt_pcie_acpi = {
 };
 
 /*
- * The fw_cfg files have room for a table blob of 2 MiB and a loader of
- * 64 KiB (acpi_add_rom_blob()): thousands of harts, or large -acpitable
- * files, can need more.
+ * A table file, with room to grow when it is built again.  Upstream's
+ * acpi_add_rom_blob() gives the tables 2 MiB, which 16384 harts outgrow
+ * (2.5 MiB): here the room is twice the first build, and at least that.
+ * It follows from the command line, so both ends of a migration agree.
  */
-static void virt_pcie_acpi_check_size(AcpiBuildTables *t)
+static MemoryRegion *virt_pcie_acpi_add_blob(VirtPcieAcpiState *a,
+                                             GArray *blob, const char *name,
+                                             size_t least)
 {
-    uint32_t tables = acpi_data_len(t->table_data);
-    uint32_t loader = acpi_data_len(t->linker->cmd_blob);
+    size_t len = acpi_data_len(blob);
 
-    if (tables > VIRT_PCIE_ACPI_TABLES_MAX ||
-        loader > VIRT_PCIE_ACPI_LOADER_MAX) {
-        error_report("virt-pcie: the ACPI tables need %u bytes (%u for the "
-                     "table-loader), more than the %u (%u) that fw_cfg has "
-                     "room for: use fewer harts or smaller -acpitable "
-                     "files, or acpi=off", tables, loader,
-                     VIRT_PCIE_ACPI_TABLES_MAX, VIRT_PCIE_ACPI_LOADER_MAX);
-        exit(1);
-    }
+    return rom_add_blob(name, blob->data, len, MAX(least, 2 * len), -1,
+                        name, virt_pcie_acpi_update, a, NULL, true);
 }
 
 void virt_pcie_acpi_setup(RISCVVirtPcieState *s)
@@ -318,13 +308,14 @@ void virt_pcie_acpi_setup(RISCVVirtPcieState *s)
 
     acpi_build_tables_init(&t);
     virt_pcie_acpi_build(s, &t);
-    virt_pcie_acpi_check_size(&t);
-    a->tables = acpi_add_rom_blob(virt_pcie_acpi_update, a, t.table_data,
-                                  ACPI_BUILD_TABLE_FILE);
-    a->loader = acpi_add_rom_blob(virt_pcie_acpi_update, a,
-                                  t.linker->cmd_blob, ACPI_BUILD_LOADER_FILE);
-    a->rsdp = acpi_add_rom_blob(virt_pcie_acpi_update, a, t.rsdp,
-                                ACPI_BUILD_RSDP_FILE);
+    a->tables = virt_pcie_acpi_add_blob(a, t.table_data,
+                                        ACPI_BUILD_TABLE_FILE,
+                                        VIRT_PCIE_ACPI_TABLES_MAX);
+    a->loader = virt_pcie_acpi_add_blob(a, t.linker->cmd_blob,
+                                        ACPI_BUILD_LOADER_FILE,
+                                        VIRT_PCIE_ACPI_LOADER_MAX);
+    a->rsdp = virt_pcie_acpi_add_blob(a, t.rsdp, ACPI_BUILD_RSDP_FILE,
+                                      VIRT_PCIE_ACPI_RSDP_MAX);
     qemu_register_reset(virt_pcie_acpi_reset, a);
     vmstate_register(NULL, 0, &vmstate_virt_pcie_acpi, a);
     /* The blobs now belong to the fw_cfg files */

@@ -35,7 +35,6 @@
 #include "hw/riscv/virt-pcie.h"
 #include "system/block-backend.h"
 #include "hw/virtio/virtio-power-button.h"
-#include "hw/acpi/acpi.h"
 #include "hw/nvram/fw_cfg.h"
 #include "hw/nvram/fw_cfg-pci.h"
 #include "hw/loader.h"
@@ -518,12 +517,6 @@ static void virt_pcie_check_firmware_config(RISCVVirtPcieState *s)
     if (s->acpi && !s->fw_cfg_on) {
         error_report("virt-pcie: acpi=on needs fw-cfg=on: the ACPI tables "
                      "reach the firmware through fw_cfg (use acpi=off too)");
-        exit(1);
-    }
-    if (!s->acpi && acpi_table_first()) {
-        error_report("virt-pcie: -acpitable adds to the ACPI tables, and "
-                     "%s has none%s", name,
-                     vmc->acpi ? " with acpi=off" : "");
         exit(1);
     }
 }

@@ -239,8 +239,9 @@ static void test_dt_interrupts(void)
     g_assert_cmpint(count_compatible(fdt, "riscv,aclint-mswi"), ==, 0);
     g_assert_cmpint(count_compatible(fdt, "riscv,aclint-sswi"), ==, 0);
     g_assert_cmpint(count_compatible(fdt, "virtio,mmio"), ==, 0);
-    g_assert_cmpint(count_compatible(fdt, "qemu,fw-cfg-mmio"), ==, 0);
     g_assert_cmpint(count_compatible(fdt, "riscv,aclint-mtimer"), ==, 2);
+    /* fw_cfg is a PCI function: only its firmware view (11.0) */
+    g_assert_cmpint(count_compatible(fdt, "qemu,fw-cfg-mmio"), ==, 1);
 
     /* The RTC alarm is source 1 of socket 0's S domain */
     g_assert(compatible(fdt, "/soc/rtc@101000", "google,goldfish-rtc"));
@@ -319,13 +320,16 @@ static void test_dt_pcie(void)
     msi = phandle_path(fdt, cell(fdt, PCI_HOST_PATH, "msi-parent"));
     g_assert_cmpstr(msi, ==, "/soc/interrupt-controller@10080000000");
 
-    /* I/O first, then 32-bit and 64-bit memory, all fixed */
+    /*
+     * I/O first (from bus address 0x1000 since 11.0: firmware gives no
+     * I/O BAR the address 0), then 32-bit and 64-bit memory, all fixed
+     */
     p = cells(fdt, PCI_HOST_PATH, "ranges", &n);
     g_assert_cmpint(n, ==, 3 * 7);
     g_assert_cmphex(fdt32_to_cpu(p[0]), ==, 0x01000000);
-    g_assert_cmphex(fdt32_to_cpu(p[2]), ==, 0);
-    g_assert_cmphex(fdt32_to_cpu(p[4]), ==, 0x03000000);
-    g_assert_cmphex(fdt32_to_cpu(p[6]), ==, 0x10000);
+    g_assert_cmphex(fdt32_to_cpu(p[2]), ==, 0x1000);
+    g_assert_cmphex(fdt32_to_cpu(p[4]), ==, 0x03001000);
+    g_assert_cmphex(fdt32_to_cpu(p[6]), ==, 0xf000);
     g_assert_cmphex(fdt32_to_cpu(p[7]), ==, 0x02000000);
     g_assert_cmphex(fdt32_to_cpu(p[11]), ==, 0x40000000);
     g_assert_cmphex(fdt32_to_cpu(p[14]), ==, 0x03000000);
@@ -460,13 +464,34 @@ static void test_dt_aia_guests(void)
                           NULL));
 }
 
-/* fw-cfg=on: the firmware view of the fw_cfg registers, and only then */
-static void test_dt_fw_cfg(void)
+/* 10.2: the I/O window starts at bus address 0 */
+static void test_dt_pio_10_2(void)
 {
-    g_autofree void *fdt = dump_dtb(",fw-cfg=on", "");
-    g_autofree void *plain = dump_dtb("", "");
+    g_autofree void *fdt = dump_dtb("-10.2", "");
     const fdt32_t *p;
     int n;
+
+    p = cells(fdt, PCI_HOST_PATH, "ranges", &n);
+    g_assert_cmphex(fdt32_to_cpu(p[2]), ==, 0);
+    g_assert_cmphex(fdt32_to_cpu(p[4]), ==, 0x03000000);
+    g_assert_cmphex(fdt32_to_cpu(p[6]), ==, 0x10000);
+}
+
+/*
+ * The firmware view of the fw_cfg registers: built in since 11.0, with
+ * fw-cfg=on on 10.2, and absent otherwise.
+ */
+static void test_dt_fw_cfg(void)
+{
+    g_autofree void *fdt = dump_dtb("", "");
+    g_autofree void *on_10_2 = dump_dtb("-10.2,fw-cfg=on", "");
+    g_autofree void *plain = dump_dtb("-10.2", "");
+    g_autofree void *off = dump_dtb(",acpi=off,fw-cfg=off", "");
+    const fdt32_t *p;
+    int n;
+
+    g_assert_cmpint(fdt_path_offset(on_10_2, FW_CFG_PATH), >=, 0);
+    g_assert_cmpint(fdt_path_offset(off, FW_CFG_WINDOW), <, 0);
 
     g_assert(compatible(fdt, FW_CFG_PATH, "qemu,fw-cfg-mmio"));
     p = cells(fdt, FW_CFG_PATH, "reg", &n);
@@ -534,7 +559,7 @@ static uint32_t fw_cfg_file(QTestState *qts, const char *name)
  */
 static void test_fw_cfg(void)
 {
-    QTestState *qts = qtest_init("-M virt-pcie,fw-cfg=on -smp 3 "
+    QTestState *qts = qtest_init("-M virt-pcie-10.2,fw-cfg=on -smp 3 "
                                  "-device nvme,serial=fw,bootindex=1");
     g_autofree char *tables = NULL, *order = NULL;
     char sig[4], anchor[24];
@@ -598,7 +623,7 @@ static uint8_t *fw_cfg_blob(QTestState *qts, const char *name, uint32_t *len)
     return buf;
 }
 
-/* x-acpi=on: the tables as QEMU hands them over, before the linker */
+/* The ACPI tables as QEMU hands them over, before the linker */
 typedef struct AcpiBlob {
     uint8_t *data;
     uint32_t len;
@@ -672,7 +697,7 @@ static void acpi_check_golden(const AcpiBlob *b, const char *golden)
             g_test_message("table %s differs from %s: what a guest sees "
                            "changed (a new machine version, or "
                            "VP_ACPI_REBUILD=DIR for a deliberate change "
-                           "of x-acpi)", sig, path);
+                           "of virt-pcie-11.0)", sig, path);
             g_assert_not_reached();
         }
     }
@@ -702,7 +727,7 @@ static int madt_count(const uint8_t *madt, uint32_t len, uint8_t type,
 }
 
 /*
- * x-acpi=on: the tables QEMU builds for the firmware, checked field by
+ * The tables QEMU builds for the firmware (11.0), checked field by
  * field against the platform: 1 GHz timebase, a RINTC per hart with its
  * S-level IMSIC file, one IMSIC, the APLIC in MSI mode with its GSIs
  * above the ISA range, ECAM, a hardware-reduced FADT, and an SPCR that
@@ -710,7 +735,7 @@ static int madt_count(const uint8_t *madt, uint32_t len, uint8_t type,
  */
 static void test_acpi_tables(void)
 {
-    QTestState *qts = qtest_init("-M virt-pcie,x-acpi=on -smp 3");
+    QTestState *qts = qtest_init("-M virt-pcie -smp 3");
     AcpiBlob b = acpi_tables(qts);
     const uint8_t *t, *entry = NULL;
     uint32_t len, harts = 0;
@@ -751,7 +776,7 @@ static void test_acpi_tables(void)
     t = acpi_find(&b, "FACP", &len);
     g_assert(ldl_le_p(t + 112) & (1 << 20));            /* HW_REDUCED */
 
-    acpi_check_golden(&b, "10.2/default");
+    acpi_check_golden(&b, "11.0/default");
 
     t = acpi_find(&b, "SPCR", &len);
     g_assert_cmpuint(t[8], >=, 4);                      /* revision */
@@ -769,14 +794,14 @@ static void test_acpi_tables(void)
 /* -numa with distances: SRAT (a RINTC affinity per hart) and SLIT */
 static void test_acpi_numa(void)
 {
-    QTestState *qts = qtest_init("-M virt-pcie,x-acpi=on -smp 4 "
+    QTestState *qts = qtest_init("-M virt-pcie -smp 4 "
                                  NUMA_2X2 " -m 512M "
                                  "-numa dist,src=0,dst=1,val=21");
     AcpiBlob b = acpi_tables(qts);
     const uint8_t *t;
     uint32_t len, rintc = 0, mem = 0;
 
-    acpi_check_golden(&b, "10.2/numa");
+    acpi_check_golden(&b, "11.0/numa");
     t = acpi_find(&b, "SRAT", &len);
     g_assert(t);
     for (uint32_t off = 48; off < len; off += t[off + 1]) {
@@ -795,6 +820,28 @@ static void test_acpi_numa(void)
     qtest_quit(qts);
 }
 
+/*
+ * -smp with sockets: every hart has its RINTC, and the sockets are no
+ * NUMA nodes (no SRAT), as in the device tree
+ */
+static void test_acpi_sockets(void)
+{
+    QTestState *qts = qtest_init("-M virt-pcie "
+                                 "-smp 8,sockets=2,cores=4,threads=1");
+    AcpiBlob b = acpi_tables(qts);
+    const uint8_t *t, *entry = NULL;
+    uint32_t len;
+
+    acpi_check_golden(&b, "11.0/sockets");
+    g_assert(!acpi_find(&b, "SRAT", &len));
+    t = acpi_find(&b, "APIC", &len);
+    g_assert_cmpint(madt_count(t, len, 0x18, &entry), ==, 8);
+    g_assert_cmphex(ldq_le_p(entry + 8), ==, 7);             /* hart ID */
+    g_assert_cmpint(madt_count(t, len, 0x1a, &entry), ==, 1);
+    g_free(b.data);
+    qtest_quit(qts);
+}
+
 static void test_ecam(void)
 {
     QTestState *qts = qtest_init("-M virt-pcie");
@@ -808,9 +855,9 @@ static void test_ecam(void)
                     0x00021b36);
     g_assert_cmphex(qtest_readl(qts, ecam(0, 1, 8)) >> 16, ==, 0x0700);
     g_assert_cmphex(qtest_readb(qts, ecam(0, 1, PCI_CLASS_PROG)), ==, 0x02);
-    /* No fw_cfg function unless fw-cfg=on */
+    /* fw_cfg, built in since 11.0 */
     g_assert_cmphex(qtest_readl(qts, ecam(0, 3, PCI_VENDOR_ID)), ==,
-                    0xffffffff);
+                    0x10f01af4);
     /* Slots 1 and up are free */
     for (int slot = 1; slot < 32; slot++) {
         g_assert_cmphex(qtest_readl(qts, ecam(slot, 0, PCI_VENDOR_ID)), ==,
@@ -1103,6 +1150,13 @@ static const Refused refused[] = {
       "-device riscv-iommu-pci,bus=rp0", "not on bus 'rp0'" },
     { "fw-cfg-10.0", "-M virt-pcie-10.0,fw-cfg=on",
       "fw-cfg=on needs virt-pcie-10.2 or later" },
+    { "acpi-10.2", "-M virt-pcie-10.2,acpi=on",
+      "acpi=on needs virt-pcie-11.0 or later" },
+    { "acpi-without-fw-cfg", "-M virt-pcie,fw-cfg=off",
+      "acpi=on needs fw-cfg=on" },
+    /* The target has no -acpitable (as before virt-pcie) */
+    { "acpitable", "-acpitable file=/dev/null",
+      "-acpitable file=/dev/null: Option not supported for this target" },
     { "fw-cfg-range-taken", "-M virt-pcie,fw-cfg=on "
       "-device pci-serial,ea-mem-base=0x7fffe000",
       "overlaps the fixed BAR 0x7fffe000-0x7fffefff of fw-cfg-pci" },
@@ -1147,9 +1201,11 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-pcie/iommu-hotplug", test_iommu_hotplug);
     qtest_add_func("/virt-pcie/dt/aia-guests", test_dt_aia_guests);
     qtest_add_func("/virt-pcie/dt/fw-cfg", test_dt_fw_cfg);
+    qtest_add_func("/virt-pcie/dt/pio-10.2", test_dt_pio_10_2);
     qtest_add_func("/virt-pcie/fw-cfg", test_fw_cfg);
     qtest_add_func("/virt-pcie/acpi/tables", test_acpi_tables);
     qtest_add_func("/virt-pcie/acpi/numa", test_acpi_numa);
+    qtest_add_func("/virt-pcie/acpi/sockets", test_acpi_sockets);
     qtest_add_func("/virt-pcie/ecam", test_ecam);
     qtest_add_func("/virt-pcie/msi", test_msi);
     qtest_add_func("/virt-pcie/mmio-policy", test_mmio_policy);
