@@ -58,6 +58,37 @@ static uint32_t virt_pcie_acpi_gsi(uint32_t irq)
     return riscv_mh_acpi_gsi_base(&aplic, 0) + irq;
 }
 
+/*
+ * The Goldfish RTC.  It has no ACPI ID of its own: _HID PRP0001 and a
+ * _DSD "compatible" let an OS bind its device-tree driver (Linux's
+ * rtc-goldfish).  Its alarm is source 1 of socket 0's S-level APLIC.
+ */
+static void virt_pcie_acpi_dsdt_rtc(Aml *scope)
+{
+    const MemMapEntry *rtc = &virt_pcie_memmap[VIRT_PCIE_RTC];
+    uint32_t gsi = virt_pcie_acpi_gsi(VIRT_PCIE_IRQ_RTC);
+    Aml *dev = aml_device("RTC0");
+    Aml *crs = aml_resource_template();
+    Aml *dsd = aml_package(2);
+    Aml *props = aml_package(1);
+    Aml *compat = aml_package(2);
+
+    aml_append(dev, aml_name_decl("_HID", aml_string("PRP0001")));
+    aml_append(dev, aml_name_decl("_UID", aml_int(0)));
+    aml_append(compat, aml_string("compatible"));
+    aml_append(compat, aml_string("google,goldfish-rtc"));
+    aml_append(props, compat);
+    /* Device Properties UUID (ACPI _DSD Implementation Guide) */
+    aml_append(dsd, aml_touuid("DAFFD814-6EBA-4D8C-8A91-BC9BBF4AA301"));
+    aml_append(dsd, props);
+    aml_append(dev, aml_name_decl("_DSD", dsd));
+    aml_append(crs, aml_memory32_fixed(rtc->base, rtc->size, AML_READ_WRITE));
+    aml_append(crs, aml_interrupt(AML_CONSUMER, AML_LEVEL, AML_ACTIVE_HIGH,
+                                  AML_EXCLUSIVE, &gsi, 1));
+    aml_append(dev, aml_name_decl("_CRS", crs));
+    aml_append(scope, dev);
+}
+
 static void virt_pcie_acpi_dsdt(GArray *out, BIOSLinker *linker,
                                 RISCVVirtPcieState *s)
 {
@@ -85,6 +116,7 @@ static void virt_pcie_acpi_dsdt(GArray *out, BIOSLinker *linker,
     scope = aml_scope("\\_SB");
     riscv_mh_acpi_dsdt_harts(scope, ms, s->soc, &imsic);
     riscv_mh_acpi_dsdt_aplics(scope, ms, &aplic);
+    virt_pcie_acpi_dsdt_rtc(scope);
     acpi_dsdt_add_gpex(scope, &gpex);
     aml_append(dsdt, scope);
     g_array_append_vals(out, dsdt->buf->data, dsdt->buf->len);

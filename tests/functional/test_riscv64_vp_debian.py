@@ -6,8 +6,12 @@
 # an initramfs made inside it) booted the way servers boot it: virt-pcie's
 # UEFI firmware, no -kernel.
 #
-# test_nvme_ssh_boot_order_power_button, on NVMe:
+# test_nvme_ssh_boot_order_power_button, on NVMe, on the default machine
+# (virt-pcie-11.0: ACPI):
 #  - GRUB's menu, the kernel and systemd's login prompt on the console;
+#  - the kernel ran on ACPI with GRUB's command line unchanged: it lists
+#    QEMU's tables, has no device tree, took its console from the SPCR,
+#    and every device interrupt is an MSI;
 #  - ssh through user-net hostfwd with a key made here (the image installs
 #    root's authorized_keys from a file system labelled vp-seed);
 #  - a boot entry and boot order set from the guest with efibootmgr hold
@@ -15,8 +19,10 @@
 #  - QMP system_powerdown (the power button) makes systemd power off, and
 #    the root file system is clean afterwards.
 # test_virtio_blk and test_virtio_scsi: the firmware boots the same image
-# from those controllers, to the kernel; with fw-cfg=on (virtio-blk) the
-# kernel finds QEMU's SMBIOS tables, without it (virtio-scsi) none.
+# from those controllers, to the kernel; with fw_cfg (virtio-blk, on 10.2
+# with fw-cfg=on) the kernel finds QEMU's SMBIOS tables, without it
+# (virtio-scsi, 11.0 with acpi=off,fw-cfg=off) none, and it takes the
+# device tree.
 
 import os
 import re
@@ -89,6 +95,32 @@ class DebianImageOnVirtPcie(UefiTest):
         self.expect(vm, r'Linux version', 180)
         return self.expect(vm, r'login: ', 400)
 
+    def check_acpi(self, key, port):
+        """The running kernel took ACPI: QEMU's tables, no device tree
+        from the firmware, the console from the SPCR, MSIs only."""
+        tables = self.ssh(key, port, 'ls /sys/firmware/acpi/tables').split()
+        for sig in ('APIC', 'DSDT', 'FACP', 'MCFG', 'RHCT', 'SPCR'):
+            self.assertIn(sig, tables)
+        out = self.ssh(key, port,
+                       'cat /proc/cmdline; '
+                       'ls /sys/firmware/devicetree/base/ 2>/dev/null; '
+                       'cat /proc/consoles; dmesg | grep -i acpi')
+        self.assertNotIn('console=', out.splitlines()[0])
+        self.assertNotIn('compatible', out, 'the firmware gave a device tree')
+        self.assertRegex(out, r'(?m)^ttyS0\s+-W- \(EC',
+                         'ttyS0 is not the preferred console')
+        self.assertIn('ACPI: Using RINTC for interrupt routing', out)
+        self.assertIn('ACPI: PCI Root Bridge [PCI0]', out)
+        irqs = self.ssh(key, port, 'cat /proc/interrupts')
+        for line in irqs.splitlines():
+            if 'RISC-V INTC' in line:       # the hart's timer, not a device
+                continue
+            m = re.match(r'\s*\d+:(?:\s+\d+)+\s+(\S+)', line)
+            if m:
+                self.assertRegex(m.group(1), r'MSI',
+                                 f'not an MSI: {line.strip()}')
+        self.assertRegex(irqs, r'PCI-MSIX?-0000:.*nvme0q')
+
     def test_nvme_ssh_boot_order_power_button(self):
         disk, info = self.disk_copy()
         key = self.scratch_file('id_ed25519')
@@ -106,11 +138,13 @@ class DebianImageOnVirtPcie(UefiTest):
             '-device', 'virtio-net-pci,netdev=n0,romfile=',
             vars_path=vars_path, mem='2G')
         vm.launch()
-        self.boot_to_login(vm)
+        log = self.boot_to_login(vm)
+        self.assertIn('ACPI: SPCR: console: uart,io,0x1000,115200', log)
 
         out = self.ssh(key, port, 'uname -r; findmnt -no SOURCE /')
         self.assertRegex(out, r'riscv64')
         self.assertIn('nvme', out, 'the root is not on the NVMe disk')
+        self.check_acpi(key, port)
 
         self.ssh(key, port,
                  'efibootmgr -q -c -d /dev/nvme0n1 -p 1 -L vp-test '
@@ -163,19 +197,22 @@ class DebianImageOnVirtPcie(UefiTest):
         vm.shutdown()
 
     def test_virtio_blk(self):
-        """With fw-cfg=on, the kernel finds the SMBIOS tables that QEMU
-        built and the firmware installed, -smbios included."""
+        """With fw-cfg=on on 10.2, the kernel finds the SMBIOS tables that
+        QEMU built and the firmware installed, -smbios included."""
         self.boot_from('-device', 'virtio-blk-pci,drive=d0',
                        '-smbios', 'type=1,serial=VP-SMBIOS-7',
-                       machine='virt-pcie,fw-cfg=on',
+                       machine='virt-pcie-10.2,fw-cfg=on',
                        kernel_says=(r'SMBIOS 3\.\d+\.\d+ present',
                                     r'DMI: QEMU QEMU Virtual Machine'))
 
     def test_virtio_scsi(self):
-        """Without fw_cfg there are no SMBIOS tables."""
+        """Without fw_cfg there are no SMBIOS tables, and no ACPI: the
+        kernel takes the device tree."""
         self.boot_from('-device', 'virtio-scsi-pci,id=scsi0',
                        '-device', 'scsi-hd,bus=scsi0.0,drive=d0',
-                       kernel_says=(r'DMI not present or invalid',))
+                       machine='virt-pcie,acpi=off,fw-cfg=off',
+                       kernel_says=(r'Machine model: riscv-virt-pcie,qemu',
+                                    r'DMI not present or invalid'))
 
 
 if __name__ == '__main__':

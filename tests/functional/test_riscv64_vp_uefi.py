@@ -11,9 +11,10 @@
 #    keeps working after it) and finds the built-in functions;
 #  - the firmware's network stack gets a DHCP lease on virtio-net (it
 #    needs an entropy source, EFI_RNG_PROTOCOL: here virtio-rng-pci);
-#  - fw-cfg=on: the firmware installs QEMU's SMBIOS tables from fw_cfg;
-#  - x-acpi=on: it installs QEMU's ACPI tables, and Debian's 6.12 and 7.x
-#    kernels run on them;
+#  - fw_cfg (built in since 11.0): the firmware installs QEMU's SMBIOS
+#    tables from it;
+#  - ACPI (11.0): it installs QEMU's ACPI tables and no device tree, and
+#    Debian's 6.12 and 7.x kernels run on them with no acpi= or console=;
 #  - bad input: a read-only variable store, a truncated or missing code
 #    image, and a disk with no EFI system partition.
 
@@ -53,21 +54,20 @@ class UefiOnVirtPcie(UefiTest):
         vm.shutdown()
 
     def test_fw_cfg(self):
-        """fw-cfg=on: the firmware finds fw_cfg at its fixed range and
-        installs the SMBIOS tables QEMU built (-smbios included); without
-        it, there are none."""
-        vm = self.uefi_machine('-smbios', 'type=1,serial=VP-FWCFG-42',
-                               machine='virt-pcie,fw-cfg=on')
+        """fw_cfg: the firmware finds it at its fixed range and installs
+        the SMBIOS tables QEMU built (-smbios included); without it
+        (10.2's default), there are none."""
+        vm = self.uefi_machine('-smbios', 'type=1,serial=VP-FWCFG-42')
         vm.launch()
         self.expect(vm, r'Shell> ', 300)
         out = self.shell(vm, 'smbiosview -t 1')
         self.assertIn('QEMU Virtual Machine', out,
                       'no SMBIOS system information from fw_cfg')
         self.assertIn('VP-FWCFG-42', out, '-smbios did not reach the guest')
-        self.assertIn('virt-pcie-10.2', out)
+        self.assertIn('virt-pcie-11.0', out)
         vm.shutdown()
 
-        vm = self.uefi_machine(name='plain')
+        vm = self.uefi_machine(name='plain', machine='virt-pcie-10.2')
         vm.launch()
         self.expect(vm, r'Shell> ', 300)
         out = self.shell(vm, 'smbiosview -t 1')
@@ -89,11 +89,12 @@ class UefiOnVirtPcie(UefiTest):
         return path
 
     def test_acpi_boot(self):
-        """x-acpi=on: the firmware installs QEMU's tables, and both kit
-        kernels (Debian's 6.12 and 7.x) run on them (acpi=force: the
-        firmware still hands them the device tree too): IMSIC and APLIC
-        from the MADT, the PCI host bridge from the DSDT, the console's
-        INTx through its _PRT link as an APLIC MSI, virtio by MSI-X."""
+        """ACPI (11.0's default): the firmware installs QEMU's tables and
+        no device tree, and both kit kernels (Debian's 6.12 and 7.x) run
+        on them with no acpi= and no console=: IMSIC and APLIC from the
+        MADT, the PCI host bridge and the RTC from the DSDT, the console
+        from the SPCR, its INTx through its _PRT link as an APLIC MSI,
+        virtio by MSI-X."""
         kit = os.environ.get('VP_GUEST')
         self.assertIsNotNone(kit, 'VP_GUEST (build/guest) is not set')
         for sub in ('.', 'new'):
@@ -105,16 +106,17 @@ class UefiOnVirtPcie(UefiTest):
         vm = self.uefi_machine('-drive', f'if=none,id=d0,format=raw,'
                                f'file={disk}',
                                '-device', 'virtio-blk-pci,drive=d0',
-                               machine='virt-pcie,x-acpi=on', mem='2G',
+                               mem='2G',
                                name=name)
         vm.launch()
         self.expect(vm, r'Shell> ', 300)
         self.type(vm, 'fs0:\r')
         self.expect(vm, r'FS0:\\> ', 30)
-        self.type(vm, 'Image initrd=initrd acpi=force console=ttyS0\r')
+        self.type(vm, 'Image initrd=initrd\r')
         log = self.expect(vm, r'VP-REPORT-END', 300)
         self.assertRegex(log, r'ACPI: RHCT 0x')
         self.assertRegex(log, r'ACPI: SPCR 0x')
+        self.assertIn('ACPI: SPCR: console: uart,io,0x1000,115200', log)
         self.assertIn('ACPI: Using RINTC for interrupt routing', log)
         self.assertRegex(log, r'riscv-imsic: imsic: per-CPU IDs 255 at '
                          r'base address 0x0000010080000000')
@@ -124,6 +126,10 @@ class UefiOnVirtPcie(UefiTest):
         self.assertRegex(log, r'APLIC-MSI-RSCV0002:00\s+2 Level.*ttyS0')
         self.assertRegex(log, r'pci 0000:00:01\.0 1af4:1042 .*irq=msix')
         self.assertIn('tty ttyS0', log)
+        # the RTC from the DSDT (PRP0001), its alarm an APLIC MSI
+        self.assertIn('goldfish_rtc PRP0001:00: registered as rtc0', log)
+        self.assertRegex(log, r'APLIC-MSI-RSCV0002:00\s+1 Level.*PRP0001')
+        self.assertRegex(log, r'rtc \w{3} \w{3} ')
         self.assertNotRegex(log, r'No IRQ available|no GSI')
         vm.wait(timeout=120)
 
