@@ -296,3 +296,73 @@ void riscv_mh_acpi_srat_harts(GArray *out, MachineState *ms,
         }
     }
 }
+
+/*
+ * RIMT (RISC-V IO Mapping Table 1.0): the IOMMU node, then the root
+ * complex node whose ID mappings send requester IDs to it
+ */
+#define MH_RIMT_NODES_OFFSET    48
+#define MH_RIMT_IOMMU_LEN       40
+#define MH_RIMT_RC_LEN          20
+#define MH_RIMT_ID_MAP_LEN      20
+
+/* An ID mapping of requester IDs @first..@last, unchanged, to the IOMMU */
+static void mh_rimt_id_map(GArray *out, uint32_t first, uint32_t last,
+                           uint32_t iommu_offset)
+{
+    build_append_int_noprefix(out, first, 4);           /* source base */
+    build_append_int_noprefix(out, last - first, 4);    /* IDs, minus 1 */
+    build_append_int_noprefix(out, first, 4);           /* device ID base */
+    build_append_int_noprefix(out, iommu_offset, 4);
+    build_append_int_noprefix(out, 0, 4);               /* flags */
+}
+
+void riscv_mh_acpi_rimt(GArray *table_data, BIOSLinker *linker,
+                        uint16_t iommu_rid, const char *oem_id,
+                        const char *oem_table_id)
+{
+    AcpiTable table = { .sig = "RIMT", .rev = 1, .oem_id = oem_id,
+                        .oem_table_id = oem_table_id };
+    int maps = (iommu_rid > 0) + (iommu_rid < 0xffff);
+    uint32_t iommu_offset = MH_RIMT_NODES_OFFSET;
+
+    acpi_table_begin(&table, table_data);
+    build_append_int_noprefix(table_data, 2, 4);        /* nodes */
+    build_append_int_noprefix(table_data, MH_RIMT_NODES_OFFSET, 4);
+    build_append_int_noprefix(table_data, 0, 4);        /* reserved */
+
+    /* The IOMMU, a PCIe function: no hardware ID, no base address */
+    build_append_int_noprefix(table_data, 0, 1);        /* type: IOMMU */
+    build_append_int_noprefix(table_data, 1, 1);        /* revision */
+    build_append_int_noprefix(table_data, MH_RIMT_IOMMU_LEN, 2);
+    build_append_int_noprefix(table_data, 0, 2);        /* reserved */
+    build_append_int_noprefix(table_data, 0, 2);        /* ID */
+    g_array_append_vals(table_data, "00000000", 8);     /* hardware ID */
+    build_append_int_noprefix(table_data, 0, 8);        /* base address */
+    build_append_int_noprefix(table_data, 1, 4);        /* flags: PCIe */
+    build_append_int_noprefix(table_data, 0, 4);        /* proximity */
+    build_append_int_noprefix(table_data, 0, 2);        /* PCI segment */
+    build_append_int_noprefix(table_data, iommu_rid, 2);
+    build_append_int_noprefix(table_data, 0, 2);        /* no wires: MSI */
+    build_append_int_noprefix(table_data, MH_RIMT_IOMMU_LEN, 2);
+
+    /* The root complex of segment 0: every requester ID but the IOMMU's */
+    build_append_int_noprefix(table_data, 1, 1);        /* type: PCIe RC */
+    build_append_int_noprefix(table_data, 1, 1);        /* revision */
+    build_append_int_noprefix(table_data,
+                              MH_RIMT_RC_LEN + maps * MH_RIMT_ID_MAP_LEN, 2);
+    build_append_int_noprefix(table_data, 0, 2);        /* reserved */
+    build_append_int_noprefix(table_data, 1, 2);        /* ID */
+    build_append_int_noprefix(table_data, 0, 4);        /* flags: no ATS */
+    build_append_int_noprefix(table_data, 0, 2);        /* reserved */
+    build_append_int_noprefix(table_data, 0, 2);        /* PCI segment */
+    build_append_int_noprefix(table_data, MH_RIMT_RC_LEN, 2);
+    build_append_int_noprefix(table_data, maps, 2);
+    if (iommu_rid > 0) {
+        mh_rimt_id_map(table_data, 0, iommu_rid - 1, iommu_offset);
+    }
+    if (iommu_rid < 0xffff) {
+        mh_rimt_id_map(table_data, iommu_rid + 1, 0xffff, iommu_offset);
+    }
+    acpi_table_end(linker, &table);
+}

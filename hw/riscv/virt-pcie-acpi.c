@@ -255,6 +255,11 @@ static void virt_pcie_acpi_build(RISCVVirtPcieState *s, AcpiBuildTables *t)
                VIRT_PCIE_ACPI_OEM_TABLE);
     acpi_add_table(offsets, blob);
     virt_pcie_acpi_spcr(blob, t->linker, s);
+    if (s->iommu) {
+        acpi_add_table(offsets, blob);
+        riscv_mh_acpi_rimt(blob, t->linker, pci_get_bdf(s->iommu),
+                           VIRT_PCIE_ACPI_OEM, VIRT_PCIE_ACPI_OEM_TABLE);
+    }
     if (riscv_mh_numa_enabled(ms)) {
         acpi_add_table(offsets, blob);
         virt_pcie_acpi_srat(blob, t->linker, s);

@@ -748,6 +748,7 @@ static void test_acpi_tables(void)
         g_assert(acpi_find(&b, sigs[i], &len));
     }
     g_assert(!acpi_find(&b, "SRAT", &len));
+    g_assert(!acpi_find(&b, "RIMT", &len));
 
     t = acpi_find(&b, "RHCT", &len);
     g_assert_cmpuint(ldq_le_p(t + 40), ==, 1000000000);
@@ -838,6 +839,37 @@ static void test_acpi_sockets(void)
     g_assert_cmpint(madt_count(t, len, 0x18, &entry), ==, 8);
     g_assert_cmphex(ldq_le_p(entry + 8), ==, 7);             /* hart ID */
     g_assert_cmpint(madt_count(t, len, 0x1a, &entry), ==, 1);
+    g_free(b.data);
+    qtest_quit(qts);
+}
+
+/*
+ * An IOMMU: the RIMT sends every requester ID but the IOMMU's own (00:04.0,
+ * 0x20) to it, unchanged; without one there is no RIMT (test_acpi_tables)
+ */
+static void test_acpi_iommu(void)
+{
+    QTestState *qts = qtest_init("-M virt-pcie "
+                                 "-device riscv-iommu-pci,addr=04.0");
+    AcpiBlob b = acpi_tables(qts);
+    const uint8_t *t, *rc;
+    uint32_t len;
+
+    acpi_check_golden(&b, "11.0/iommu");
+    t = acpi_find(&b, "RIMT", &len);
+    g_assert(t);
+    g_assert_cmpuint(ldl_le_p(t + 36), ==, 2);          /* nodes */
+    g_assert_cmpuint(t[48], ==, 0);                     /* IOMMU */
+    g_assert_cmphex(ldl_le_p(t + 48 + 24), ==, 1);      /* PCIe */
+    g_assert_cmphex(lduw_le_p(t + 48 + 34), ==, 0x20);  /* its RID */
+    rc = t + 48 + lduw_le_p(t + 48 + 2);
+    g_assert_cmpuint(rc[0], ==, 1);                     /* root complex */
+    g_assert_cmpuint(lduw_le_p(rc + 18), ==, 2);        /* ID mappings */
+    g_assert_cmphex(ldl_le_p(rc + 20), ==, 0);
+    g_assert_cmphex(ldl_le_p(rc + 24), ==, 0x1f);
+    g_assert_cmphex(ldl_le_p(rc + 40), ==, 0x21);
+    g_assert_cmphex(ldl_le_p(rc + 44), ==, 0xffff - 0x21);
+    g_assert_cmphex(ldl_le_p(rc + 52), ==, 48);         /* the IOMMU */
     g_free(b.data);
     qtest_quit(qts);
 }
@@ -1206,6 +1238,7 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-pcie/acpi/tables", test_acpi_tables);
     qtest_add_func("/virt-pcie/acpi/numa", test_acpi_numa);
     qtest_add_func("/virt-pcie/acpi/sockets", test_acpi_sockets);
+    qtest_add_func("/virt-pcie/acpi/iommu", test_acpi_iommu);
     qtest_add_func("/virt-pcie/ecam", test_ecam);
     qtest_add_func("/virt-pcie/msi", test_msi);
     qtest_add_func("/virt-pcie/mmio-policy", test_mmio_policy);

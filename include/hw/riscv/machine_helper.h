@@ -310,6 +310,13 @@ void riscv_mh_acpi_srat_harts(GArray *out, MachineState *ms,
 void riscv_mh_acpi_dsdt_harts(Aml *scope, MachineState *ms,
                               const RISCVHartArrayState *soc,
                               const RiscvMhImsic *imsic);
+/*
+ * RIMT: one IOMMU, the PCIe function @iommu_rid of segment 0, that every
+ * other requester ID of the segment goes through.
+ */
+void riscv_mh_acpi_rimt(GArray *table_data, BIOSLinker *linker,
+                        uint16_t iommu_rid, const char *oem_id,
+                        const char *oem_table_id);
 /* An APLIC device (RSCV0002) per S-level domain of @aplic. */
 void riscv_mh_acpi_dsdt_aplics(Aml *scope, MachineState *ms,
                                const RiscvMhAplic *aplic);
