@@ -24,6 +24,9 @@ SPEC_NAME = 'riscv-virt-pcie.rst'
 
 # Rows whose whole extent the machine maps (windows, memories); the other
 # rows hold a device whose register block may be smaller than the row.
+# The device tree's I/O window starts here (spec: pcie-pio, since 11.0)
+PIO_BUS_MIN = 0x1000
+
 FULL_ROWS = ('mrom', 'flash', 'pcie-pio', 'pcie-ecam', 'pcie-mmio',
              'pcie-mmio64', 'dram')
 
@@ -401,18 +404,21 @@ class VirtPcieMemoryMap(QemuSystemTest):
         self.assertEqual(reg, [(ecam.base, ecam.size)],
                          f'{node.path} reg is not the spec pcie-ecam {what}')
         ranges = split_cells(node.cells('ranges'), (1, 2, 2, 2))
-        # I/O (space 1) at bus 0, 32-bit memory (2), 64-bit memory (3)
-        want = [(0x01000000, 0, self.rows['pcie-pio']),
-                (0x02000000, self.rows['pcie-mmio'].base,
-                 self.rows['pcie-mmio']),
-                (0x03000000, self.rows['pcie-mmio64'].base,
-                 self.rows['pcie-mmio64'])]
+        # I/O (space 1) from bus address 0x1000 (11.0: the spec's pcie-pio
+        # row), 32-bit memory (2), 64-bit memory (3) where the CPU sees them
+        pio, mmio = self.rows['pcie-pio'], self.rows['pcie-mmio']
+        mmio64 = self.rows['pcie-mmio64']
+        want = [(0x01000000, 'pcie-pio', PIO_BUS_MIN, pio.base + PIO_BUS_MIN,
+                 pio.size - PIO_BUS_MIN),
+                (0x02000000, 'pcie-mmio', mmio.base, mmio.base, mmio.size),
+                (0x03000000, 'pcie-mmio64', mmio64.base, mmio64.base,
+                 mmio64.size)]
         self.assertEqual(len(ranges), len(want), f'{node.path} ranges {what}')
-        for (hi, bus, cpu, size), (whi, wbus, row) in zip(ranges, want):
+        for (hi, bus, cpu, size), (whi, name, *entry) in zip(ranges, want):
             self.assertEqual(hi & 0x03000000, whi, f'{node.path} ranges order')
             self.assertEqual((hex(bus), hex(cpu), hex(size)),
-                             (hex(wbus), hex(row.base), hex(row.size)),
-                             f'{node.path} ranges entry for {row.name} {what}')
+                             tuple(hex(v) for v in entry),
+                             f'{node.path} ranges entry for {name} {what}')
 
     def test_dtb_matches_spec(self):
         for smp, sockets, ram in self.configs():
