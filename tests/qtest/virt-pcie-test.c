@@ -862,6 +862,32 @@ static void test_acpi_sockets(void)
 }
 
 /*
+ * Once firmware has given the console an I/O BAR, the tables (built again
+ * when the firmware reads them) name that BAR in the SPCR, and the host
+ * bridge's _DSM asks the OS to keep it (function 5 listed in function 0)
+ */
+static void test_acpi_spcr_io(void)
+{
+    QTestState *qts = qtest_init("-M virt-pcie");
+    AcpiBlob b;
+    const uint8_t *t;
+    uint32_t len;
+
+    qtest_writel(qts, ecam(0, 1, PCI_BASE_ADDRESS_0), 0x1008);
+    b = acpi_tables(qts);
+    t = acpi_find(&b, "SPCR", &len);
+    g_assert(t);
+    g_assert_cmpuint(t[40], ==, 1);                     /* system I/O */
+    g_assert_cmphex(ldq_le_p(t + 44), ==, 0x1008);
+    /* _DSM function 0's buffer: functions 0 and 5 (BytePrefix 0x21) */
+    t = acpi_find(&b, "DSDT", &len);
+    g_assert(memmem(t, len, "_DSM", 4));
+    g_assert(memmem(t, len, "\x0a\x01\x21", 3));
+    g_free(b.data);
+    qtest_quit(qts);
+}
+
+/*
  * An IOMMU: the RIMT sends every requester ID but the IOMMU's own (00:04.0,
  * 0x20) to it, unchanged; without one there is no RIMT (test_acpi_tables)
  */
@@ -1257,6 +1283,7 @@ int main(int argc, char **argv)
     qtest_add_func("/virt-pcie/acpi/numa", test_acpi_numa);
     qtest_add_func("/virt-pcie/acpi/sockets", test_acpi_sockets);
     qtest_add_func("/virt-pcie/acpi/iommu", test_acpi_iommu);
+    qtest_add_func("/virt-pcie/acpi/spcr-io", test_acpi_spcr_io);
     qtest_add_func("/virt-pcie/ecam", test_ecam);
     qtest_add_func("/virt-pcie/msi", test_msi);
     qtest_add_func("/virt-pcie/mmio-policy", test_mmio_policy);
