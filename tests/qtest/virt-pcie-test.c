@@ -879,10 +879,13 @@ static void test_acpi_spcr_io(void)
     g_assert(t);
     g_assert_cmpuint(t[40], ==, 1);                     /* system I/O */
     g_assert_cmphex(ldq_le_p(t + 44), ==, 0x1008);
-    /* _DSM function 0's buffer: functions 0 and 5 (BytePrefix 0x21) */
+    /*
+     * _DSM: function 0 returns Buffer (1) {0x21} (functions 0 and 5), and
+     * If (Arg2 == 5) Return (Zero)
+     */
     t = acpi_find(&b, "DSDT", &len);
-    g_assert(memmem(t, len, "_DSM", 4));
-    g_assert(memmem(t, len, "\x0a\x01\x21", 3));
+    g_assert(memmem(t, len, "\x11\x03\x01\x21", 4));
+    g_assert(memmem(t, len, "\x93\x6a\x0a\x05\xa4\x00", 6));
     g_free(b.data);
     qtest_quit(qts);
 }
